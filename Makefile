@@ -1,0 +1,31 @@
+# Eddy's build. The repository holds three Go modules: the library (.), the runnable
+# examples and the integration tests against real Kafka, each with its own go.mod.
+
+GO ?= go
+MODULES := . examples integration
+IMAGE_DIR := integration/kafkatest/image
+
+.PHONY: test test-unit test-integration lint kafka-image
+
+## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
+test: lint test-unit test-integration
+
+## lint: gofmt and go vet over every module
+lint:
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	@for m in $(MODULES); do echo "go vet in $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+## test-unit: the tests that need no broker, with the race detector
+test-unit:
+	$(GO) test -race -count=1 ./...
+	cd examples && $(GO) test -race -count=1 ./...
+
+## test-integration: the tests against a real Kafka broker in Docker (see integration/kafkatest)
+test-integration:
+	@image=$$(bash $(IMAGE_DIR)/select.sh) && \
+	cd integration && KAFKA_IMAGE=$$image $(GO) test -race -count=1 -v -timeout 30m ./...
+
+## kafka-image: build the Kafka test image without a registry, unless it exists
+kafka-image:
+	bash $(IMAGE_DIR)/build.sh
