@@ -90,7 +90,9 @@ func Int32() Serde[int32] {
 // Float64 is an 8-byte big-endian IEEE 754 double, as Kafka's DoubleSerde.
 func Float64() Serde[float64] {
 	return Func(
-		func(_ string, v float64) ([]byte, error) { return binary.BigEndian.AppendUint64(nil, math.Float64bits(v)), nil },
+		func(_ string, v float64) ([]byte, error) {
+			return binary.BigEndian.AppendUint64(nil, math.Float64bits(v)), nil
+		},
 		func(_ string, b []byte) (float64, error) {
 			if len(b) != 8 {
 				return 0, fmt.Errorf("%w: float64 needs 8, got %d", ErrSize, len(b))
