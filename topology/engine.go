@@ -76,9 +76,9 @@ type SinkNode struct {
 	Topic   string
 	// Encode serializes a record's key and value for the topic.
 	Encode func(r AnyRecord) (key, value []byte, err error)
-	// Partition picks the partition of an encoded record among n; ok false leaves the
-	// choice to the producer's default partitioner (murmur2 of the key, as Kafka's).
-	Partition func(key, value []byte, n int32) (partition int32, ok bool)
+	// Partition picks the partition of a record among n, or is nil to leave the choice
+	// to the producer's default partitioner (murmur2 of the key bytes, as Kafka's).
+	Partition func(r AnyRecord, n int32) int32
 }
 
 // Subtopology is one connected part of a topology. A task runs one subtopology on one
