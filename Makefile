@@ -5,7 +5,7 @@ GO ?= go
 MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
 
-.PHONY: test test-unit test-integration lint kafka-image
+.PHONY: test test-unit test-integration lint kafka-image demo
 
 ## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
 test: lint test-unit test-integration
@@ -29,3 +29,7 @@ test-integration:
 ## kafka-image: build the Kafka test image without a registry, unless it exists
 kafka-image:
 	bash $(IMAGE_DIR)/build.sh
+
+## demo: the word count on an embedded broker (no install); DEMO_ARGS="-brokers host:port" for a real cluster
+demo:
+	cd examples && $(GO) run ./cmd/wordcount $(DEMO_ARGS)

@@ -36,16 +36,16 @@ type importRule struct {
 var importRules = []importRule{
 	{pkg: "serde", noKafkaClient: true},
 	{pkg: "processor", mayImport: []string{"serde"}, noKafkaClient: true},
-	{pkg: "store/...", mayImport: []string{"serde", "processor", "github.com/cockroachdb/pebble/v2"}, noKafkaClient: true},
+	{pkg: "store/...", mayImport: []string{"store", "serde", "processor", "github.com/cockroachdb/pebble/v2"}, noKafkaClient: true},
 	{pkg: "topology/...", mayImport: []string{"processor", "serde", "store/..."}, noKafkaClient: true},
 	{pkg: "changelog/...", mayImport: []string{"store/...", kafkaClient}},
-	{pkg: "rebalance/...", mayImport: []string{"topology/...", kafkaClient}},
+	{pkg: "rebalance/...", mayImport: []string{"processor", "topology/...", kafkaClient}},
 	{pkg: "internal/...", mayImport: []string{"serde", "processor", "store/...", "changelog/...", "topology/...", "rebalance/...", "internal/...", "*"}},
 	{pkg: "eddytest/...", mayImport: []string{"topology/...", "processor", "store/...", "serde", "internal/..."}},
 	{pkg: "", mayImport: []string{"serde", "processor", "store/...", "changelog/...", "topology/...", "rebalance/...", "internal/...", "*"}},
 	// The examples and integration modules use the public API only.
-	{pkg: "examples/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", kafkaClient}},
-	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "*"}},
+	{pkg: "examples/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "examples/...", kafkaClient}},
+	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "examples/...", "*"}},
 }
 
 // listedPackage is the part of `go list -json` output that the rules need.

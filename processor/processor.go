@@ -54,7 +54,8 @@ type PunctuationType int
 
 const (
 	// StreamTime punctuators fire as the task's stream time (the largest record timestamp
-	// it has seen) passes each interval; they do not fire while no records arrive.
+	// it has seen) passes each interval; they do not fire while no records arrive. One
+	// scheduled before the task's first record first fires at that record.
 	StreamTime PunctuationType = iota
 	// WallClockTime punctuators fire by the system clock, whether records arrive or not.
 	WallClockTime
@@ -146,4 +147,30 @@ type ProcessFunc[KIn, VIn, KOut, VOut any] func(ctx Context[KOut, VOut], r Recor
 // Process calls f.
 func (f ProcessFunc[KIn, VIn, KOut, VOut]) Process(ctx Context[KOut, VOut], r Record[KIn, VIn]) error {
 	return f(ctx, r)
+}
+
+// ContextOf returns the InitContext that a processor's Init was given as the Context of
+// its output types, for punctuators that forward records:
+//
+//	func (p *emitter) Init(ctx processor.InitContext) error {
+//		out, err := processor.ContextOf[string, int64](ctx)
+//		if err != nil {
+//			return err
+//		}
+//		_, err = ctx.Schedule(time.Second, processor.WallClockTime, func(at time.Time) error {
+//			out.Forward(processor.Record[string, int64]{Key: "tick", Value: 1, Timestamp: at})
+//			return nil
+//		})
+//		return err
+//	}
+//
+// It fails when K and V are not the output types of the processor.
+func ContextOf[K, V any](ctx InitContext) (Context[K, V], error) {
+	c, ok := ctx.(Context[K, V])
+	if !ok {
+		var k K
+		var v V
+		return nil, fmt.Errorf("processor: the context forwards other types than %T and %T", k, v)
+	}
+	return c, nil
 }

@@ -77,7 +77,9 @@ type SinkNode struct {
 	// Encode serializes a record's key and value for the topic.
 	Encode func(r AnyRecord) (key, value []byte, err error)
 	// Partition picks the partition of a record among n, or is nil to leave the choice
-	// to the producer's default partitioner (murmur2 of the key bytes, as Kafka's).
+	// to the producer's default partitioner (murmur2 of the key bytes, as Kafka's). A
+	// result outside [0, n) is the partitioner's error: the user's function returned it,
+	// or, as -1, the record's types were not the sink's (Encode rejects such a record).
 	Partition func(r AnyRecord, n int32) int32
 }
 

@@ -1,0 +1,145 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/store/memstore"
+	"github.com/eddy-streams/eddy/store/pebblestore"
+	"github.com/eddy-streams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// App is one instance of a stream processing application. Start as many instances with
+// the same ApplicationID as the work needs; they share it through their consumer group.
+type App struct {
+	topo  *topology.Topology
+	cfg   config
+	stats engine.Stats
+
+	mu      sync.Mutex
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// Stats are running totals of an App.
+type Stats struct {
+	// Processed counts input records processed.
+	Processed int64
+	// SkippedUndecodable counts input records skipped by SkipUndecodableRecords.
+	SkippedUndecodable int64
+}
+
+// New checks the configuration and returns an App that Run starts. Every problem of
+// the options is reported at once, each wrapping ErrInvalidConfig. New does not contact
+// the cluster: topics are checked when Run starts.
+func New(topo *topology.Topology, opts ...Opt) (*App, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	err := cfg.validate()
+	if topo == nil {
+		err = errors.Join(err, fmt.Errorf("%w: nil topology", ErrInvalidConfig))
+	} else if len(topo.Subtopologies()) == 0 {
+		err = errors.Join(err, fmt.Errorf("%w: the topology has no sources", ErrInvalidConfig))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &App{topo: topo, cfg: cfg, done: make(chan struct{})}, nil
+}
+
+// Run runs the instance until ctx ends, Close is called, or an error stops it: it checks
+// and creates topics, joins the group, restores and processes its tasks, and commits
+// every commit interval. It returns nil after a clean stop, in which every task was
+// committed and closed and the instance left its group; it returns only when every
+// goroutine it started has ended. An App runs once.
+func (a *App) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return ErrAlreadyRunning
+	}
+	a.started = true
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.mu.Unlock()
+	defer close(a.done)
+	defer a.cancel()
+
+	dir := filepath.Join(a.cfg.stateDir, a.cfg.applicationID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("eddy: state directory: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	stores, err := a.openStores()
+	if err != nil {
+		return err
+	}
+	runErr := engine.Run(ctx, engine.Config{
+		ApplicationID:   a.cfg.applicationID,
+		Topology:        a.topo,
+		ClientOpts:      append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
+		StateDir:        dir,
+		Stores:          stores,
+		CommitInterval:  a.cfg.commitInterval,
+		MaxTaskIdle:     a.cfg.maxTaskIdle,
+		SkipUndecodable: a.cfg.skipUndecodable,
+		PollRecords:     a.cfg.pollRecords,
+		Replication:     a.cfg.replication,
+		RestoreListener: a.cfg.restoreListener,
+		Logger:          a.cfg.logger.With("application", a.cfg.applicationID),
+		Stats:           &a.stats,
+	})
+	if err := stores.Close(); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("eddy: closing stores: %w", err))
+	}
+	if runErr != nil {
+		return fmt.Errorf("eddy: %w", runErr)
+	}
+	return nil
+}
+
+func (a *App) openStores() (store.Engine, error) {
+	if a.cfg.inMemory {
+		return memstore.New(), nil
+	}
+	e, err := pebblestore.New(pebblestore.Options{Logger: a.cfg.logger.With("application", a.cfg.applicationID)})
+	if err != nil {
+		return nil, fmt.Errorf("eddy: opening the Pebble engine: %w", err)
+	}
+	return e, nil
+}
+
+// Close stops a running App as if its context had ended and waits until Run returns.
+// It does nothing for an App that never ran.
+func (a *App) Close() {
+	a.mu.Lock()
+	started, cancel := a.started, a.cancel
+	a.mu.Unlock()
+	if !started {
+		return
+	}
+	cancel()
+	<-a.done
+}
+
+// Stats returns the App's running totals; safe to call while it runs.
+func (a *App) Stats() Stats {
+	return Stats{
+		Processed:          a.stats.Processed.Load(),
+		SkippedUndecodable: a.stats.SkippedUndecodable.Load(),
+	}
+}

@@ -1,0 +1,78 @@
+package eddy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+func passThrough(t *testing.T) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"in"})
+	topology.AddProcessor(b, "noop", func() processor.Processor[string, string, string, string] {
+		return processor.ProcessFunc[string, string, string, string](func(processor.Context[string, string], processor.Record[string, string]) error { return nil })
+	}, "in")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func TestNewReportsEveryConfigurationProblem(t *testing.T) {
+	_, err := New(passThrough(t),
+		ApplicationID("bad id!"),
+		CommitInterval(0),
+		PollRecords(-1),
+		ReplicationFactor(0),
+		MaxTaskIdle(-time.Second),
+	)
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("error %v, want ErrInvalidConfig", err)
+	}
+	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "ReplicationFactor", "MaxTaskIdle"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestNewRejectsAMissingTopology(t *testing.T) {
+	if _, err := New(nil, ApplicationID("a"), SeedBrokers("127.0.0.1:9092")); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("error %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestNewAcceptsAValidConfiguration(t *testing.T) {
+	app, err := New(passThrough(t), ApplicationID("wordcount.v2_test-1"), SeedBrokers("127.0.0.1:9092"), StateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Close() // never ran: returns at once
+	if got := app.Stats(); got != (Stats{}) {
+		t.Errorf("stats of an app that never ran: %+v", got)
+	}
+}
+
+func TestStateDirectoryAdmitsOneInstance(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDir(dir); !errors.Is(err, ErrStateDirLocked) {
+		t.Fatalf("second lock: error %v, want ErrStateDirLocked", err)
+	}
+	unlock()
+	again, err := lockDir(dir)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again()
+}

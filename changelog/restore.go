@@ -1,0 +1,224 @@
+package changelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/eddy-streams/eddy/store"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RestoreListener hears the progress of restoration. Its methods are called from the
+// goroutine that restores, one store partition after another. Kafka Streams:
+// StateRestoreListener.
+type RestoreListener interface {
+	// OnRestoreStart is called before the first record of a store partition is restored,
+	// with the offsets it restores from (included) and to (excluded).
+	OnRestoreStart(topic string, partition int32, storeName string, start, end int64)
+	// OnBatchRestored is called after each batch is written and committed locally, with
+	// the offset after the batch's last record.
+	OnBatchRestored(topic string, partition int32, storeName string, batchEnd int64, records int)
+	// OnRestoreEnd is called once the store partition has caught up with its changelog.
+	OnRestoreEnd(topic string, partition int32, storeName string, total int64, took time.Duration)
+}
+
+// Target is one store to bring up to date with its changelog partition.
+type Target struct {
+	Store     string
+	Topic     string
+	Partition int32
+	// KV is the store itself, without changelog logging.
+	KV store.KeyValueStore
+	// DB is the task database that holds KV; restored batches are committed through it
+	// with their changelog offsets.
+	DB store.TaskDB
+}
+
+// Restorer reads changelogs into stores. Kafka Streams: StoreChangelogReader.
+type Restorer struct {
+	// Admin lists the changelogs' start and end offsets.
+	Admin *kadm.Client
+	// NewConsumer returns a consumer, not a group member, that reads the given
+	// partitions from the given offsets; the Restorer closes it.
+	NewConsumer func(partitions map[string]map[int32]kgo.Offset) (*kgo.Client, error)
+	// ReadCommitted restores only committed data: up to the last stable offset.
+	ReadCommitted bool
+	// BatchRecords is how many records are written between local commits. Default 10,000.
+	BatchRecords int
+	Listener     RestoreListener
+	// Logger says when a store restores from scratch, and why. Nil discards.
+	Logger *slog.Logger
+}
+
+// Restore brings every target up to the end its changelog partition had when Restore
+// started, reading from the offset its task database committed. A target whose
+// committed offset is gone from the log (compacted or deleted away) or beyond its end is
+// wiped and restored from the start of the log.
+func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	topics := make([]string, 0, len(targets))
+	for _, t := range targets {
+		topics = append(topics, t.Topic)
+	}
+	starts, err := r.Admin.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("changelog: listing start offsets: %w", err)
+	}
+	list := r.Admin.ListEndOffsets
+	if r.ReadCommitted {
+		list = r.Admin.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("changelog: listing end offsets: %w", err)
+	}
+
+	for _, t := range targets {
+		start, ok1 := starts.Lookup(t.Topic, t.Partition)
+		end, ok2 := ends.Lookup(t.Topic, t.Partition)
+		if !ok1 || !ok2 {
+			return fmt.Errorf("changelog: %s partition %d is not in the cluster's metadata", t.Topic, t.Partition)
+		}
+		if err := r.restoreOne(ctx, t, start.Offset, end.Offset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64) error {
+	committed, err := t.DB.CommittedOffsets()
+	if err != nil {
+		return fmt.Errorf("changelog: store %q: %w", t.Store, err)
+	}
+	from, checkpointed := committed[t.Store]
+	if !checkpointed {
+		from = logStart
+	}
+	if from < logStart || from > end {
+		// The log no longer holds what lies between the local state and the log's
+		// start, or the local state claims more than the log has (the topic was
+		// recreated): the local state cannot be trusted.
+		r.logger().Warn("wiping a store and restoring it from scratch: its checkpoint is outside the changelog",
+			"store", t.Store, "topic", t.Topic, "partition", t.Partition, "checkpoint", from, "log_start", logStart, "log_end", end)
+		if err := wipe(t); err != nil {
+			return err
+		}
+		from = logStart
+	}
+	if from >= end {
+		return nil
+	}
+	if !checkpointed {
+		r.logger().Info("restoring a store from scratch: no local checkpoint", "store", t.Store, "topic", t.Topic, "partition", t.Partition, "records", end-from)
+	}
+
+	began := time.Now()
+	if r.Listener != nil {
+		r.Listener.OnRestoreStart(t.Topic, t.Partition, t.Store, from, end)
+	}
+	consumer, err := r.NewConsumer(map[string]map[int32]kgo.Offset{t.Topic: {t.Partition: kgo.NewOffset().At(from)}})
+	if err != nil {
+		return fmt.Errorf("changelog: restore consumer: %w", err)
+	}
+	defer consumer.Close()
+
+	batchSize := r.BatchRecords
+	if batchSize <= 0 {
+		batchSize = 10_000
+	}
+	var total int64
+	next, pending := from, 0
+	commit := func() error {
+		if err := t.DB.Commit(map[string]int64{t.Store: next}); err != nil {
+			return fmt.Errorf("changelog: store %q: committing restored records: %w", t.Store, err)
+		}
+		if r.Listener != nil {
+			r.Listener.OnBatchRestored(t.Topic, t.Partition, t.Store, next, pending)
+		}
+		total += int64(pending)
+		pending = 0
+		return nil
+	}
+	for next < end {
+		fetches := consumer.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("changelog: restoring store %q: %w", t.Store, err)
+		}
+		if err := fetches.Err(); err != nil {
+			return fmt.Errorf("changelog: restoring store %q from %s partition %d: %w", t.Store, t.Topic, t.Partition, err)
+		}
+		for _, rec := range fetches.Records() {
+			if rec.Offset >= end {
+				break
+			}
+			if rec.Value == nil {
+				err = t.KV.Delete(rec.Key)
+			} else {
+				err = t.KV.Put(rec.Key, rec.Value)
+			}
+			if err != nil {
+				return fmt.Errorf("changelog: store %q: writing offset %d: %w", t.Store, rec.Offset, err)
+			}
+			next = rec.Offset + 1
+			if pending++; pending >= batchSize {
+				if err := commit(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := commit(); err != nil {
+		return err
+	}
+	if r.Listener != nil {
+		r.Listener.OnRestoreEnd(t.Topic, t.Partition, t.Store, total, time.Since(began))
+	}
+	return nil
+}
+
+func (r *Restorer) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// wipe deletes every key of a target's store and commits, so that a crash in the middle
+// of the restore that follows cannot leave stale keys behind a valid offset.
+func wipe(t Target) error {
+	it, err := t.KV.All()
+	if err != nil {
+		return fmt.Errorf("changelog: wiping store %q: %w", t.Store, err)
+	}
+	var keys [][]byte
+	for it.Next() {
+		keys = append(keys, append([]byte(nil), it.Key()...))
+	}
+	err = errors.Join(it.Err(), it.Close())
+	for _, k := range keys {
+		if err != nil {
+			break
+		}
+		err = t.KV.Delete(k)
+	}
+	if err == nil {
+		err = t.DB.Commit(map[string]int64{t.Store: 0})
+	}
+	if err != nil {
+		return fmt.Errorf("changelog: wiping store %q: %w", t.Store, err)
+	}
+	return nil
+}

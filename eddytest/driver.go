@@ -1,0 +1,250 @@
+// Package eddytest runs a topology in memory, synchronously, through the same task code
+// that runs it against Kafka, in the spirit of net/http/httptest and Kafka Streams'
+// TopologyTestDriver. No broker, no goroutines: piping a record in processes it, and
+// everything it causes, before Pipe returns.
+//
+// Every topic has one partition, so each subtopology runs as one task (partition 0).
+// Records written to a topic that another subtopology reads are processed by it in turn.
+// Stores are in memory and committed after every piped record.
+//
+//	d, err := eddytest.New(topo)
+//	...
+//	defer d.Close()
+//	in := eddytest.InputTopic(d, "text-lines", serde.String(), serde.String())
+//	out := eddytest.OutputTopic(d, "word-counts", serde.String(), serde.Int64())
+//	in.Pipe("", "hello world", time.UnixMilli(1000))
+//	records, err := out.ReadAll()
+package eddytest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/store/memstore"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// Driver runs one topology. It is not safe for concurrent use.
+type Driver struct {
+	topo    *topology.Topology
+	now     time.Time
+	engine  store.Engine
+	tasks   []*task.Task
+	byTopic map[string]*task.Task
+	// topics holds every record written, per topic, with the read position of tests.
+	topics map[string]*topicLog
+	// offsets counts the records piped into each topic.
+	offsets map[string]int64
+	// deferred holds errors of records written to topics that tasks read, which the
+	// collector cannot return; the drain loop returns them.
+	deferred []error
+	closed   bool
+}
+
+// Option configures a Driver.
+type Option func(*options)
+
+type options struct {
+	applicationID   string
+	wallClock       time.Time
+	skipUndecodable bool
+}
+
+// ApplicationID sets the application id that processors see and changelog topic names
+// derive from. Default "eddytest".
+func ApplicationID(id string) Option { return func(o *options) { o.applicationID = id } }
+
+// WallClock sets the driver's wall-clock time at start. Default: time.Now().
+func WallClock(t time.Time) Option { return func(o *options) { o.wallClock = t } }
+
+// SkipUndecodableRecords makes sources skip records they cannot deserialize, as the
+// App option of the same name does; by default Pipe returns the error.
+func SkipUndecodableRecords() Option { return func(o *options) { o.skipUndecodable = true } }
+
+type topicLog struct {
+	records []Record
+	read    int
+}
+
+// Record is a record as written to a topic, before deserialization.
+type Record struct {
+	Key, Value []byte
+	Timestamp  time.Time
+	Headers    []processor.Header
+}
+
+// New starts every task of the topology. Close releases them.
+func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
+	o := options{applicationID: "eddytest", wallClock: time.Now()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if topo == nil {
+		return nil, errors.New("eddytest: nil topology")
+	}
+	d := &Driver{
+		topo:    topo,
+		now:     o.wallClock,
+		engine:  memstore.New(),
+		byTopic: map[string]*task.Task{},
+		topics:  map[string]*topicLog{},
+		offsets: map[string]int64{},
+	}
+	for _, sub := range topo.Subtopologies() {
+		db, err := d.engine.Open("")
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
+		}
+		t, err := task.New(task.Config{
+			ID:              processor.TaskID{Subtopology: sub.ID, Partition: 0},
+			ApplicationID:   o.applicationID,
+			Subtopology:     sub,
+			DB:              db,
+			Collector:       collector{d},
+			SkipUndecodable: o.skipUndecodable,
+			Now:             func() time.Time { return d.now },
+		})
+		if err == nil {
+			err = t.Init()
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), db.Close(), d.Close())
+		}
+		d.tasks = append(d.tasks, t)
+		for _, topic := range sub.SourceTopics() {
+			d.byTopic[topic] = t
+		}
+	}
+	return d, nil
+}
+
+// PipeRaw writes a record of bytes to topic and processes it and everything it causes.
+// A topic that no source reads only stores it.
+func (d *Driver) PipeRaw(topic string, r Record) error {
+	if d.closed {
+		return errors.New("eddytest: driver closed")
+	}
+	d.log(topic).records = append(d.log(topic).records, r)
+	t, ok := d.byTopic[topic]
+	if !ok {
+		return nil
+	}
+	offset := d.offsets[topic]
+	d.offsets[topic]++
+	err := t.Add([]task.Input{{
+		Topic: topic, Partition: 0, Offset: offset,
+		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers,
+	}})
+	if err != nil {
+		return err
+	}
+	return d.drain()
+}
+
+// drain processes every queued record of every task, including those that tasks write
+// to topics that other tasks read, then commits.
+func (d *Driver) drain() error {
+	for progress := true; progress; {
+		progress = false
+		for _, t := range d.tasks {
+			for {
+				ok, err := t.Process()
+				if err = errors.Join(append(d.deferred, err)...); err != nil {
+					d.deferred = nil
+					return err
+				}
+				if !ok {
+					break
+				}
+				progress = true
+			}
+		}
+	}
+	for _, t := range d.tasks {
+		if err := t.Commit(nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AdvanceWallClock moves the wall clock forward by by, running the wall-clock
+// punctuators that become due (each at most once, as in Kafka Streams).
+func (d *Driver) AdvanceWallClock(by time.Duration) error {
+	if by < 0 {
+		return fmt.Errorf("eddytest: the wall clock does not go back (%s)", by)
+	}
+	d.now = d.now.Add(by)
+	for _, t := range d.tasks {
+		if _, err := t.PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	return d.drain()
+}
+
+// KeyValueStore returns a key-value store of the topology, as its processors see it but
+// without changelog logging; wrap it with the store's definition for typed access:
+// counts.Wrap(d.KeyValueStore("counts")).
+func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
+	for _, t := range d.tasks {
+		if s, ok := t.RawStores()[name]; ok {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("eddytest: no store %q in the topology", name)
+}
+
+// Written returns every record written to topic so far, oldest first, including
+// changelog topics (<application id>-<store>-changelog).
+func (d *Driver) Written(topic string) []Record {
+	return slices.Clone(d.log(topic).records)
+}
+
+// Close closes every task and its stores.
+func (d *Driver) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	for _, t := range d.tasks {
+		errs = append(errs, t.Close(true))
+	}
+	errs = append(errs, d.engine.Close())
+	return errors.Join(errs...)
+}
+
+func (d *Driver) log(topic string) *topicLog {
+	l, ok := d.topics[topic]
+	if !ok {
+		l = &topicLog{}
+		d.topics[topic] = l
+	}
+	return l
+}
+
+// collector keeps what tasks write in the driver's topics.
+type collector struct{ d *Driver }
+
+func (c collector) Send(topic string, _ int32, key, value []byte, ts time.Time, headers []processor.Header) {
+	l := c.d.log(topic)
+	l.records = append(l.records, Record{Key: key, Value: value, Timestamp: ts, Headers: headers})
+	t, ok := c.d.byTopic[topic]
+	if !ok {
+		return
+	}
+	offset := c.d.offsets[topic]
+	c.d.offsets[topic]++
+	// Queued now, processed by the drain loop of the record that caused it.
+	if err := t.Add([]task.Input{{Topic: topic, Offset: offset, Key: key, Value: value, Timestamp: ts, Headers: headers}}); err != nil {
+		c.d.deferred = append(c.d.deferred, err)
+	}
+}
+
+func (collector) Partitions(string) (int32, error) { return 1, nil }

@@ -1,0 +1,36 @@
+package eddy
+
+import (
+	"errors"
+
+	"github.com/eddy-streams/eddy/internal/engine"
+	"github.com/eddy-streams/eddy/internal/task"
+)
+
+var (
+	// ErrInvalidConfig wraps every configuration problem that New reports.
+	ErrInvalidConfig = errors.New("eddy: invalid configuration")
+	// ErrStateDirLocked is returned by Run when another instance, in this process or
+	// another, uses the same application's state directory.
+	ErrStateDirLocked = errors.New("eddy: state directory is in use by another instance")
+	// ErrAlreadyRunning is returned by a second call of Run.
+	ErrAlreadyRunning = errors.New("eddy: app already ran")
+
+	// ErrMissingTopics is returned by Run when a source or sink topic does not exist.
+	// Eddy creates only its internal topics.
+	ErrMissingTopics = engine.ErrMissingTopics
+	// ErrCopartitioning is returned by Run when topics that one subtopology reads have
+	// different partition counts; the error names the topics and their counts.
+	ErrCopartitioning = engine.ErrCopartitioning
+	// ErrInternalTopic is returned by Run when an existing changelog topic has the wrong
+	// partition count or is not compacted.
+	ErrInternalTopic = engine.ErrInternalTopic
+)
+
+// ProcessingError is an error from a processor, punctuator or store, naming the task,
+// node, topic, partition and offset it happened at. Run returns it (wrapped).
+type ProcessingError = task.ProcessingError
+
+// DeserializationError is a record that a source could not deserialize, naming the
+// topic, partition and offset. Run returns it (wrapped) unless SkipUndecodableRecords.
+type DeserializationError = task.DeserializationError

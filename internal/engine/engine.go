@@ -1,0 +1,598 @@
+// Package engine runs an application's tasks against Kafka: one consumer group member
+// per instance, the poll, process and commit loop, task creation on assignment and
+// commit on revocation, restoration before processing, and start-up checks of the
+// topics. Kafka Streams: StreamThread and TaskManager.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/rebalance"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Config is what the engine needs; the root package fills it from the App's options and
+// has validated it.
+type Config struct {
+	ApplicationID string
+	Topology      *topology.Topology
+	// ClientOpts configure every client the engine makes: seed brokers first, then the
+	// user's pass-through options.
+	ClientOpts []kgo.Opt
+	// StateDir is this application's state directory; each task keeps its stores in a
+	// subdirectory named after its id.
+	StateDir        string
+	Stores          store.Engine
+	CommitInterval  time.Duration
+	MaxTaskIdle     time.Duration
+	SkipUndecodable bool
+	// PollRecords bounds the records taken per poll, so that a rebalance held back while
+	// a batch is processed waits at most one batch.
+	PollRecords int
+	// Replication is the replication factor of the internal topics it creates; -1 is
+	// the broker's default.
+	Replication     int16
+	RestoreListener changelog.RestoreListener
+	Logger          *slog.Logger
+	// Stats, when set, receives running totals after every processed batch.
+	Stats *Stats
+}
+
+// Stats are running totals of an instance, safe to read while it runs.
+type Stats struct {
+	// Processed counts input records processed.
+	Processed atomic.Int64
+	// SkippedUndecodable counts input records skipped because their source could not
+	// deserialize them.
+	SkippedUndecodable atomic.Int64
+}
+
+// Engine is one running instance.
+type Engine struct {
+	cfg  Config
+	log  *slog.Logger
+	plan topicPlan
+
+	subtopologies map[int][]string // source topics by subtopology id
+	client        *kgo.Client
+	admin         *kadm.Client
+	collector     *collector
+	restorer      *changelog.Restorer
+
+	// mu guards the tasks: the loop holds it while it processes a batch, and the group
+	// callbacks while they create, commit and close tasks.
+	mu sync.Mutex
+	// tasks are the tasks this instance runs, restored and processing.
+	tasks map[processor.TaskID]*runningTask
+	// pending are tasks assigned but not yet restored.
+	pending map[processor.TaskID]*runningTask
+	// fatal is the first error of a group callback; the loop stops with it.
+	fatal error
+
+	processed, skipped int64
+}
+
+type runningTask struct {
+	*task.Task
+	// committed is, per input topic, the offset last committed to the group.
+	committed map[string]int64
+}
+
+// Run starts the instance and processes until ctx ends or an error stops it. Before it
+// returns, every task is committed (unless an error makes that unsafe) and closed, and
+// the instance has left its group.
+func Run(ctx context.Context, cfg Config) (err error) {
+	e := &Engine{
+		cfg:           cfg,
+		log:           cfg.Logger,
+		subtopologies: map[int][]string{},
+		tasks:         map[processor.TaskID]*runningTask{},
+		pending:       map[processor.TaskID]*runningTask{},
+	}
+	for _, sub := range cfg.Topology.Subtopologies() {
+		e.subtopologies[sub.ID] = sub.SourceTopics()
+	}
+
+	adminClient, err := kgo.NewClient(cfg.ClientOpts...)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer adminClient.Close()
+	e.admin = kadm.NewClient(adminClient)
+	if e.plan, err = prepareTopics(ctx, e.admin, cfg.ApplicationID, cfg.Topology, cfg.Replication); err != nil {
+		return err
+	}
+
+	balancer, err := rebalance.New(rebalance.Config{
+		Subtopologies: e.subtopologies,
+		TaskOffsets:   e.localTaskOffsets,
+		Logger:        e.log,
+	})
+	if err != nil {
+		return err
+	}
+	opts := append(slices.Clone(cfg.ClientOpts),
+		kgo.ConsumerGroup(cfg.ApplicationID),
+		kgo.ConsumeTopics(cfg.Topology.SourceTopics()...),
+		kgo.Balancers(balancer),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(e.onAssigned),
+		kgo.OnPartitionsRevoked(e.onRevoked),
+		kgo.OnPartitionsLost(e.onLost),
+		kgo.AdjustFetchOffsetsFn(e.resetOffsets),
+	)
+	if e.client, err = kgo.NewClient(opts...); err != nil {
+		return fmt.Errorf("group client: %w", err)
+	}
+	e.collector = newCollector(e.client, e.plan.partitions)
+	e.restorer = &changelog.Restorer{
+		Admin:    e.admin,
+		Listener: cfg.RestoreListener,
+		Logger:   e.log,
+		NewConsumer: func(partitions map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
+			return kgo.NewClient(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions))...)
+		},
+	}
+
+	e.log.Info("instance started", "application", cfg.ApplicationID, "subtopologies", len(e.subtopologies))
+	err = e.loop(ctx)
+	return errors.Join(err, e.shutdown(err == nil))
+}
+
+func (e *Engine) loop(ctx context.Context) error {
+	lastCommit := time.Now()
+	for {
+		pollCtx, cancel := context.WithTimeout(ctx, e.pollWait(lastCommit))
+		fetches := e.client.PollRecords(pollCtx, e.cfg.PollRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if fetchErr == nil && !kerr.IsRetriable(err) {
+				fetchErr = fmt.Errorf("fetching %s partition %d: %w", topic, partition, err)
+			}
+			e.log.Warn("fetch error", "topic", topic, "partition", partition, "error", err)
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+
+		e.mu.Lock()
+		err := e.step(ctx, fetches)
+		if err == nil && time.Since(lastCommit) >= e.cfg.CommitInterval {
+			err = e.commit(ctx, e.tasks)
+			lastCommit = time.Now()
+		}
+		e.publishStats()
+		e.mu.Unlock()
+		e.client.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// pollWait is how long a poll may wait for records: not past the next commit, and short
+// enough for wall-clock punctuation.
+func (e *Engine) pollWait(lastCommit time.Time) time.Duration {
+	wait := time.Until(lastCommit.Add(e.cfg.CommitInterval))
+	return min(max(wait, time.Millisecond), 100*time.Millisecond)
+}
+
+// step restores newly assigned tasks, hands the fetched records to their tasks and
+// processes everything ready. REQUIRES: e.mu.
+func (e *Engine) step(ctx context.Context, fetches kgo.Fetches) error {
+	if e.fatal != nil {
+		return e.fatal
+	}
+	if err := e.restorePending(ctx); err != nil {
+		return err
+	}
+	var addErr error
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if addErr != nil || len(p.Records) == 0 {
+			return
+		}
+		id, ok := e.taskOf(p.Topic, p.Partition)
+		t := e.tasks[id]
+		if !ok || t == nil {
+			// Fetched just before the partition was revoked; its next owner reads it
+			// from the committed offset.
+			return
+		}
+		inputs := make([]task.Input, len(p.Records))
+		for i, r := range p.Records {
+			inputs[i] = task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+			for _, h := range r.Headers {
+				inputs[i].Headers = append(inputs[i].Headers, processor.Header{Key: h.Key, Value: h.Value})
+			}
+		}
+		addErr = t.Add(inputs)
+	})
+	if addErr != nil {
+		return addErr
+	}
+	ids := slices.SortedFunc(maps.Keys(e.tasks), compareTaskIDs)
+	for progress := true; progress; {
+		progress = false
+		for _, id := range ids {
+			t := e.tasks[id]
+			// A bounded share per task per round keeps tasks fair to each other.
+			for range 100 {
+				ok, err := t.Process()
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				progress = true
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, err := e.tasks[id].PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func compareTaskIDs(a, b processor.TaskID) int {
+	if a.Subtopology != b.Subtopology {
+		return a.Subtopology - b.Subtopology
+	}
+	return int(a.Partition - b.Partition)
+}
+
+// taskOf returns the task that reads a topic partition.
+func (e *Engine) taskOf(topic string, partition int32) (processor.TaskID, bool) {
+	for id, topics := range e.subtopologies {
+		if slices.Contains(topics, topic) {
+			return processor.TaskID{Subtopology: id, Partition: partition}, true
+		}
+	}
+	return processor.TaskID{}, false
+}
+
+// commit makes the progress of tasks durable: it flushes the producer so that every
+// output and changelog record is acknowledged, commits the tasks' input offsets to the
+// group, and then commits each task's stores with the changelog offsets they reflect.
+// After a crash between the last two steps, the stores are older than the committed
+// offsets and restoration replays the changelog tail. REQUIRES: e.mu.
+func (e *Engine) commit(ctx context.Context, tasks map[processor.TaskID]*runningTask) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	if err := e.collector.flush(ctx); err != nil {
+		return err
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for id, t := range tasks {
+		for topic, next := range t.Consumed() {
+			if t.committed[topic] == next {
+				continue
+			}
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[topic][id.Partition] = kgo.EpochOffset{Epoch: -1, Offset: next}
+		}
+	}
+	if len(offsets) > 0 {
+		if err := e.commitOffsets(ctx, offsets); err != nil {
+			return err
+		}
+	}
+	for id, t := range tasks {
+		for topic, next := range t.Consumed() {
+			t.committed[topic] = next
+		}
+		checkpoints := map[string]int64{}
+		for _, def := range t.Subtopology().Stores {
+			if !def.Logged() {
+				continue
+			}
+			if next, ok := e.collector.nextOffset(changelog.TopicName(e.cfg.ApplicationID, def.Name()), id.Partition); ok {
+				checkpoints[def.Name()] = next
+			}
+		}
+		if err := t.Commit(checkpoints); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	var commitErr error
+	e.client.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && commitErr == nil {
+					commitErr = fmt.Errorf("%s partition %d: %w", t.Topic, p.Partition, err)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		return fmt.Errorf("committing offsets: %w", commitErr)
+	}
+	return nil
+}
+
+// resetOffsets starts partitions without a committed offset at their end for sources
+// whose offset reset is Latest; the client starts the others at the beginning. Kafka
+// Streams: Topology.AutoOffsetReset per source. A committed offset that is out of range
+// (deleted by retention) is reset to the beginning whatever the source says.
+func (e *Engine) resetOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	noCommit := kgo.NewOffset().AtStart()
+	for _, sub := range e.cfg.Topology.Subtopologies() {
+		for _, src := range sub.Sources {
+			if src.OffsetReset != topology.Latest {
+				continue
+			}
+			for _, topic := range src.Topics {
+				for p, o := range offsets[topic] {
+					if o == noCommit {
+						offsets[topic][p] = kgo.NewOffset().AtEnd()
+					}
+				}
+			}
+		}
+	}
+	return offsets, nil
+}
+
+// onAssigned opens the newly assigned tasks; the loop restores them before they
+// process. Called by the client's group goroutine.
+func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range rebalance.TasksOf(assigned, e.subtopologies) {
+		if e.tasks[id] != nil || e.pending[id] != nil {
+			continue
+		}
+		t, err := e.openTask(id)
+		if err != nil {
+			e.fail(err)
+			return
+		}
+		e.pending[id] = t
+	}
+	e.log.Info("tasks assigned", "new", len(e.pending), "running", len(e.tasks))
+}
+
+// onRevoked commits and closes the tasks whose partitions go to another instance, before
+// the instance lets them go. Called by the client's group goroutine, which holds the
+// rebalance until it returns.
+func (e *Engine) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	moving := e.takeTasks(revoked)
+	if len(moving) == 0 {
+		return
+	}
+	if err := e.commit(ctx, moving); err != nil {
+		e.fail(fmt.Errorf("committing revoked tasks: %w", err))
+		e.closeTasks(moving, false)
+		return
+	}
+	e.closeTasks(moving, true)
+	e.log.Info("tasks revoked", "closed", len(moving), "running", len(e.tasks))
+}
+
+// onLost closes tasks whose partitions this instance lost without a chance to commit:
+// their uncommitted work is dropped, and their new owner redoes it.
+func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	gone := e.takeTasks(lost)
+	e.closeTasks(gone, false)
+	e.log.Warn("tasks lost", "closed", len(gone), "running", len(e.tasks))
+}
+
+// takeTasks removes and returns the tasks of the given partitions. REQUIRES: e.mu.
+func (e *Engine) takeTasks(partitions map[string][]int32) map[processor.TaskID]*runningTask {
+	out := map[processor.TaskID]*runningTask{}
+	for _, id := range rebalance.TasksOf(partitions, e.subtopologies) {
+		for _, m := range []map[processor.TaskID]*runningTask{e.tasks, e.pending} {
+			if t, ok := m[id]; ok {
+				out[id] = t
+				delete(m, id)
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) fail(err error) {
+	if e.fatal == nil {
+		e.fatal = err
+	}
+}
+
+func (e *Engine) taskDir(id processor.TaskID) string {
+	return filepath.Join(e.cfg.StateDir, id.String())
+}
+
+func (e *Engine) openTask(id processor.TaskID) (*runningTask, error) {
+	var sub *topology.Subtopology
+	for _, s := range e.cfg.Topology.Subtopologies() {
+		if s.ID == id.Subtopology {
+			sub = s
+		}
+	}
+	if sub == nil {
+		return nil, fmt.Errorf("task %s: no subtopology %d", id, id.Subtopology)
+	}
+	dir := e.taskDir(id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("task %s: state directory: %w", id, err)
+	}
+	db, err := e.cfg.Stores.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: opening stores in %s: %w", id, dir, err)
+	}
+	t, err := task.New(task.Config{
+		ID:              id,
+		ApplicationID:   e.cfg.ApplicationID,
+		Subtopology:     sub,
+		DB:              db,
+		Collector:       e.collector,
+		MaxIdle:         e.cfg.MaxTaskIdle,
+		SkipUndecodable: e.cfg.SkipUndecodable,
+		Logger:          e.log,
+	})
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return &runningTask{Task: t, committed: map[string]int64{}}, nil
+}
+
+// restorePending restores the stores of newly assigned tasks from their changelogs and
+// starts them. REQUIRES: e.mu.
+func (e *Engine) restorePending(ctx context.Context) error {
+	for _, id := range slices.SortedFunc(maps.Keys(e.pending), compareTaskIDs) {
+		t := e.pending[id]
+		var targets []changelog.Target
+		for _, def := range t.Subtopology().Stores {
+			if def.Logged() {
+				targets = append(targets, changelog.Target{
+					Store:     def.Name(),
+					Topic:     changelog.TopicName(e.cfg.ApplicationID, def.Name()),
+					Partition: id.Partition,
+					KV:        t.RawStores()[def.Name()],
+					DB:        t.DB(),
+				})
+			}
+		}
+		err := e.restorer.Restore(ctx, targets)
+		if errors.Is(err, store.ErrCorruptCheckpoint) {
+			e.log.Warn("discarding local state with an unreadable checkpoint; restoring it from scratch", "task", id.String(), "error", err)
+			if t, err = e.reopenEmpty(id, t); err != nil {
+				return err
+			}
+			e.pending[id] = t
+			continue // the next step restores it
+		}
+		if err != nil {
+			return fmt.Errorf("task %s: restoring: %w", id, err)
+		}
+		if err := t.Init(); err != nil {
+			return err
+		}
+		delete(e.pending, id)
+		e.tasks[id] = t
+	}
+	return nil
+}
+
+// reopenEmpty closes a task, deletes its state directory and opens it anew, empty.
+func (e *Engine) reopenEmpty(id processor.TaskID, t *runningTask) (*runningTask, error) {
+	if err := t.Close(false); err != nil {
+		e.log.Warn("closing a task with damaged state", "task", id.String(), "error", err)
+	}
+	if err := os.RemoveAll(e.taskDir(id)); err != nil {
+		return nil, fmt.Errorf("task %s: deleting damaged state: %w", id, err)
+	}
+	return e.openTask(id)
+}
+
+// closeTasks closes tasks, recording the state they leave for the balancer. REQUIRES: e.mu.
+func (e *Engine) closeTasks(tasks map[processor.TaskID]*runningTask, clean bool) {
+	for id, t := range tasks {
+		e.processed += t.Processed()
+		e.skipped += t.Skipped()
+		if err := t.Close(clean); err != nil {
+			e.log.Error("closing task", "task", id.String(), "error", err)
+		}
+	}
+}
+
+// publishStats totals the counters of closed and running tasks. REQUIRES: e.mu.
+func (e *Engine) publishStats() {
+	if e.cfg.Stats == nil {
+		return
+	}
+	processed, skipped := e.processed, e.skipped
+	for _, t := range e.tasks {
+		processed += t.Processed()
+		skipped += t.Skipped()
+	}
+	e.cfg.Stats.Processed.Store(processed)
+	e.cfg.Stats.SkippedUndecodable.Store(skipped)
+}
+
+// shutdown commits (when clean) and closes every task, then leaves the group.
+func (e *Engine) shutdown(clean bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	e.mu.Lock()
+	if clean && e.fatal == nil {
+		if err := e.commit(ctx, e.tasks); err != nil {
+			errs = append(errs, fmt.Errorf("final commit: %w", err))
+			clean = false
+		}
+	}
+	all := e.tasks
+	maps.Copy(all, e.pending)
+	e.tasks, e.pending = map[processor.TaskID]*runningTask{}, map[processor.TaskID]*runningTask{}
+	e.closeTasks(all, clean)
+	e.publishStats()
+	e.mu.Unlock()
+	// The last poll may have held a rebalance back; leaving the group waits for it.
+	e.client.AllowRebalance()
+	e.client.Close()
+	e.log.Info("instance stopped", "processed", e.processed, "skipped_undecodable", e.skipped)
+	return errors.Join(errs...)
+}
+
+// localTaskOffsets reports the tasks this instance has local state for, for the
+// balancer: the task directories under the state directory, each with measure 1. It is
+// called from the group goroutine at every join, so it reads only the directory listing,
+// never a store.
+func (e *Engine) localTaskOffsets() map[processor.TaskID]int64 {
+	out := map[processor.TaskID]int64{}
+	entries, err := os.ReadDir(e.cfg.StateDir)
+	if err != nil {
+		return out
+	}
+	for _, entry := range entries {
+		if id, err := processor.ParseTaskID(entry.Name()); err == nil && entry.IsDir() {
+			out[id] = 1
+		}
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Errors of start-up checks. The root package re-exports them.
+var (
+	// ErrMissingTopics: a source or sink topic does not exist. Eddy creates only its
+	// internal topics.
+	ErrMissingTopics = errors.New("topics do not exist")
+	// ErrCopartitioning: topics read by one subtopology have different partition counts.
+	ErrCopartitioning = errors.New("copartitioned topics have different partition counts")
+	// ErrInternalTopic: an existing internal topic does not match what the topology needs.
+	ErrInternalTopic = errors.New("internal topic does not match the topology")
+)
+
+// topicPlan is what start-up learns about the topics of the topology.
+type topicPlan struct {
+	// partitions of every topic tasks read or write.
+	partitions map[string]int32
+	// taskPartitions is the number of tasks of each subtopology.
+	taskPartitions map[int]int32
+}
+
+// prepareTopics checks the topology against the cluster and creates missing changelog
+// topics: source and sink topics must exist; the source topics of each subtopology must
+// have the same partition count; each changelog has that count and is compacted.
+func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (topicPlan, error) {
+	plan := topicPlan{partitions: map[string]int32{}, taskPartitions: map[int]int32{}}
+	external := append(topo.SourceTopics(), topo.SinkTopics()...)
+	details, err := admin.ListTopics(ctx, external...)
+	if err != nil {
+		return plan, fmt.Errorf("listing topics: %w", err)
+	}
+	var missing []string
+	for _, t := range external {
+		d, ok := details[t]
+		if !ok || d.Err != nil {
+			missing = append(missing, t)
+			continue
+		}
+		plan.partitions[t] = int32(len(d.Partitions))
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return plan, fmt.Errorf("%w: %s (create them before starting the application)", ErrMissingTopics, strings.Join(slices.Compact(missing), ", "))
+	}
+
+	changelogs := map[string]int32{}
+	configs := map[string]map[string]string{}
+	for _, sub := range topo.Subtopologies() {
+		topics := sub.SourceTopics()
+		counts := map[string]int32{}
+		for _, t := range topics {
+			counts[t] = plan.partitions[t]
+		}
+		n := counts[topics[0]]
+		for _, t := range topics[1:] {
+			if counts[t] != n {
+				return plan, fmt.Errorf("%w: subtopology %d reads %s", ErrCopartitioning, sub.ID, describeCounts(counts))
+			}
+		}
+		plan.taskPartitions[sub.ID] = n
+		for _, def := range sub.Stores {
+			if def.Logged() {
+				name := changelog.TopicName(applicationID, def.Name())
+				changelogs[name] = n
+				cfg := def.ChangelogConfig()
+				cfg["cleanup.policy"] = "compact"
+				configs[name] = cfg
+			}
+		}
+	}
+	if len(changelogs) == 0 {
+		return plan, nil
+	}
+
+	names := slices.Sorted(maps.Keys(changelogs))
+	existing, err := admin.ListTopics(ctx, names...)
+	if err != nil {
+		return plan, fmt.Errorf("listing changelog topics: %w", err)
+	}
+	var toCheck []string
+	for _, name := range names {
+		want := changelogs[name]
+		plan.partitions[name] = want
+		if d, ok := existing[name]; ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != want {
+				return plan, fmt.Errorf("%w: changelog %s has %d partitions, its subtopology's input has %d", ErrInternalTopic, name, got, want)
+			}
+			toCheck = append(toCheck, name)
+			continue
+		}
+		cfg := make(map[string]*string, len(configs[name]))
+		for k, v := range configs[name] {
+			cfg[k] = kadm.StringPtr(v)
+		}
+		// Another instance starting at the same time may have created it first.
+		if _, err := admin.CreateTopic(ctx, want, replication, cfg, name); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return plan, fmt.Errorf("creating changelog %s: %w", name, err)
+		}
+	}
+	if err := awaitLeaders(ctx, admin, names); err != nil {
+		return plan, err
+	}
+	if len(toCheck) > 0 {
+		described, err := admin.DescribeTopicConfigs(ctx, toCheck...)
+		if err != nil {
+			return plan, fmt.Errorf("describing changelog topics: %w", err)
+		}
+		for _, rc := range described {
+			if rc.Err != nil {
+				return plan, fmt.Errorf("describing changelog %s: %w", rc.Name, rc.Err)
+			}
+			for _, c := range rc.Configs {
+				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
+					return plan, fmt.Errorf("%w: changelog %s has cleanup.policy=%s, not compact", ErrInternalTopic, rc.Name, c.MaybeValue())
+				}
+			}
+		}
+	}
+	return plan, nil
+}
+
+func describeCounts(counts map[string]int32) string {
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s (%d partitions)", t, counts[t]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// awaitLeaders waits until every partition of topics has a leader in the cluster's
+// metadata: a topic just created is not served at once.
+func awaitLeaders(ctx context.Context, admin *kadm.Client, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		details, err := admin.ListTopics(ctx, topics...)
+		if err == nil {
+			err = ledEverywhere(details, topics)
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for changelog topics to be served: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func ledEverywhere(details kadm.TopicDetails, topics []string) error {
+	for _, t := range topics {
+		d, ok := details[t]
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
+			return fmt.Errorf("topic %s is not in the metadata yet", t)
+		}
+		for _, p := range d.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return fmt.Errorf("topic %s partition %d has no leader yet", t, p.Partition)
+			}
+		}
+	}
+	return nil
+}

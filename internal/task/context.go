@@ -1,0 +1,44 @@
+package task
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// nodeContext is the topology.NodeContext of one processor node in one task.
+type nodeContext struct {
+	task *Task
+	node *node
+}
+
+var _ topology.NodeContext = (*nodeContext)(nil)
+
+func (c *nodeContext) ApplicationID() string                      { return c.task.applicationID }
+func (c *nodeContext) TaskID() processor.TaskID                   { return c.task.id }
+func (c *nodeContext) StreamTime() time.Time                      { return c.task.streamTime }
+func (c *nodeContext) Forward(child string, r topology.AnyRecord) { c.task.forward(c.node, child, r) }
+
+func (c *nodeContext) StateStore(name string) (any, error) {
+	if !c.node.stores[name] {
+		return nil, fmt.Errorf("task %s: store %q is not connected to node %q", c.task.id, name, c.node.name)
+	}
+	s, ok := c.task.logged[name]
+	if !ok {
+		return nil, fmt.Errorf("task %s: store %q is not open", c.task.id, name)
+	}
+	return s, nil
+}
+
+func (c *nodeContext) Schedule(interval time.Duration, kind processor.PunctuationType, fn processor.Punctuator) (processor.Cancellable, error) {
+	return c.task.schedule(c.node, interval, kind, fn)
+}
+
+func (c *nodeContext) RecordMetadata() (processor.RecordMetadata, bool) {
+	if c.task.current == nil {
+		return processor.RecordMetadata{}, false
+	}
+	return c.task.current.meta, true
+}

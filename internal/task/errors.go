@@ -1,0 +1,42 @@
+package task
+
+import (
+	"fmt"
+
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// ProcessingError is an error from user code (a processor or punctuator) or from a
+// store, with the task, node and input record it happened on.
+type ProcessingError struct {
+	Task processor.TaskID
+	Node string
+	// Record is the input record being processed; Offset is -1 in a punctuator.
+	Record processor.RecordMetadata
+	Err    error
+}
+
+func (e *ProcessingError) Error() string {
+	if e.Record.Offset < 0 {
+		return fmt.Sprintf("task %s: node %q in a punctuator: %v", e.Task, e.Node, e.Err)
+	}
+	return fmt.Sprintf("task %s: node %q: topic %q partition %d offset %d: %v",
+		e.Task, e.Node, e.Record.Topic, e.Record.Partition, e.Record.Offset, e.Err)
+}
+
+func (e *ProcessingError) Unwrap() error { return e.Err }
+
+// DeserializationError is a record that its source's serdes could not read.
+type DeserializationError struct {
+	Task   processor.TaskID
+	Source string
+	Record processor.RecordMetadata
+	Err    error
+}
+
+func (e *DeserializationError) Error() string {
+	return fmt.Sprintf("task %s: source %q cannot deserialize topic %q partition %d offset %d: %v",
+		e.Task, e.Source, e.Record.Topic, e.Record.Partition, e.Record.Offset, e.Err)
+}
+
+func (e *DeserializationError) Unwrap() error { return e.Err }

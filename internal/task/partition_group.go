@@ -1,0 +1,113 @@
+package task
+
+import (
+	"time"
+
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// Input is one record read from Kafka, before deserialization. The task keeps it until
+// it is processed: the engine hands over Key, Value and Headers and does not reuse them.
+type Input struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Timestamp time.Time
+	Headers   []processor.Header
+}
+
+// queued is a deserialized record waiting in its partition's queue.
+type queued struct {
+	record topology.AnyRecord
+	meta   processor.RecordMetadata
+	source *topology.SourceNode
+}
+
+// queue holds the fetched but unprocessed records of one input partition.
+type queue struct {
+	topic     string
+	partition int32
+	records   []queued
+	head      int
+	// emptySince is when the queue last ran out of records.
+	emptySince time.Time
+}
+
+func (q *queue) len() int { return len(q.records) - q.head }
+
+func (q *queue) push(r queued) {
+	if q.head > 0 && q.head == len(q.records) {
+		q.records, q.head = q.records[:0], 0
+	}
+	q.records = append(q.records, r)
+}
+
+func (q *queue) pop(now time.Time) queued {
+	r := q.records[q.head]
+	q.records[q.head] = queued{} // drop references for the garbage collector
+	q.head++
+	if q.len() == 0 {
+		q.emptySince = now
+	}
+	return r
+}
+
+// partitionGroup orders a task's records across its input partitions: the next record is
+// the one with the lowest event time among the partitions' heads, so that records are
+// processed close to event-time order whatever order they were fetched in. Ties go to the
+// partition listed first, so the order is deterministic. Kafka Streams: PartitionGroup.
+type partitionGroup struct {
+	queues []*queue
+	// maxIdle is how long the group waits for an empty partition before processing the
+	// others without it. Kafka Streams: max.task.idle.ms.
+	maxIdle time.Duration
+}
+
+func newPartitionGroup(topics []string, partition int32, maxIdle time.Duration, now time.Time) *partitionGroup {
+	g := &partitionGroup{maxIdle: maxIdle}
+	for _, t := range topics {
+		g.queues = append(g.queues, &queue{topic: t, partition: partition, emptySince: now})
+	}
+	return g
+}
+
+func (g *partitionGroup) queue(topic string) *queue {
+	for _, q := range g.queues {
+		if q.topic == topic {
+			return q
+		}
+	}
+	return nil
+}
+
+func (g *partitionGroup) buffered() int {
+	n := 0
+	for _, q := range g.queues {
+		n += q.len()
+	}
+	return n
+}
+
+// next removes and returns the record to process now; false when there is none, or when
+// the group waits for an empty partition to receive records.
+func (g *partitionGroup) next(now time.Time) (queued, bool) {
+	var best *queue
+	for _, q := range g.queues {
+		if q.len() == 0 {
+			if g.maxIdle > 0 && len(g.queues) > 1 && now.Sub(q.emptySince) < g.maxIdle {
+				return queued{}, false
+			}
+			continue
+		}
+		if best == nil || q.records[q.head].record.Timestamp.Before(best.records[best.head].record.Timestamp) {
+			best = q
+		}
+	}
+	if best == nil {
+		return queued{}, false
+	}
+	return best.pop(now), true
+}

@@ -1,0 +1,388 @@
+// Package task runs one task: one subtopology of a topology on one partition number of
+// its source topics, with the task's state stores. It orders the task's input records,
+// keeps stream time, drives punctuation, and passes records through the subtopology's
+// nodes. It knows nothing of the Kafka client: the engine feeds it records and gives it a
+// Collector for what it writes, and so does the test driver.
+//
+// A Task is used from one goroutine.
+package task
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// Collector sends what a task writes: sink records and changelog records. Send is
+// asynchronous; the engine flushes and checks for errors before it commits.
+type Collector interface {
+	// Send produces a record; a negative partition leaves the choice to the default
+	// partitioner (murmur2 of the key). The collector owns key, value and headers.
+	Send(topic string, partition int32, key, value []byte, timestamp time.Time, headers []processor.Header)
+	// Partitions returns the partition count of topic, for sinks with a partitioner.
+	Partitions(topic string) (int32, error)
+}
+
+// Config is what a task needs.
+type Config struct {
+	ID            processor.TaskID
+	ApplicationID string
+	Subtopology   *topology.Subtopology
+	// DB holds the task's stores; the task closes it.
+	DB        store.TaskDB
+	Collector Collector
+	// MaxIdle is how long the task waits for an empty input partition before processing
+	// the others (Kafka Streams: max.task.idle.ms). 0 never waits.
+	MaxIdle time.Duration
+	// SkipUndecodable makes the task skip, count and log records that its sources cannot
+	// deserialize, instead of failing.
+	SkipUndecodable bool
+	// Now is the wall clock. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Task is one running task.
+type Task struct {
+	id            processor.TaskID
+	applicationID string
+	sub           *topology.Subtopology
+	db            store.TaskDB
+	collector     Collector
+	now           func() time.Time
+	log           *slog.Logger
+	skipBad       bool
+
+	group      *partitionGroup
+	streamTime time.Time
+	// raw are the stores as the engine restores them; logged are the stores processors
+	// use, which also write to the changelogs.
+	raw    map[string]store.KeyValueStore
+	logged map[string]store.KeyValueStore
+
+	nodes     map[string]*node
+	sources   map[string]*topology.SourceNode // by topic
+	schedules []*schedule
+
+	// current is the input record being processed; nil in punctuators.
+	current *queued
+	// err is the first error of the record being processed; later forwards of that
+	// record are dropped.
+	err error
+	// consumed holds, per input topic, the offset of the next record to read: what the
+	// engine commits.
+	consumed    map[string]int64
+	processed   int64
+	skipped     int64
+	initialized bool
+}
+
+// node is a processor or sink node of the running subtopology.
+type node struct {
+	name     string
+	proc     topology.NodeProcessor // nil for sinks
+	sink     *topology.SinkNode
+	stores   map[string]bool
+	children []*node
+	ctx      *nodeContext
+}
+
+// New opens the task's stores. The engine then restores them (RawStores) and calls Init.
+func New(cfg Config) (*Task, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Task{
+		id:            cfg.ID,
+		applicationID: cfg.ApplicationID,
+		sub:           cfg.Subtopology,
+		db:            cfg.DB,
+		collector:     cfg.Collector,
+		now:           cfg.Now,
+		log:           cfg.Logger.With("task", cfg.ID.String()),
+		skipBad:       cfg.SkipUndecodable,
+		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.MaxIdle, cfg.Now()),
+		raw:           map[string]store.KeyValueStore{},
+		logged:        map[string]store.KeyValueStore{},
+		nodes:         map[string]*node{},
+		sources:       map[string]*topology.SourceNode{},
+		consumed:      map[string]int64{},
+	}
+	for _, def := range cfg.Subtopology.Stores {
+		kv, err := cfg.DB.KeyValue(def.Name())
+		if err != nil {
+			return nil, fmt.Errorf("task %s: opening store %q: %w", t.id, def.Name(), err)
+		}
+		t.raw[def.Name()] = kv
+		t.logged[def.Name()] = kv
+		if def.Logged() {
+			topic := changelog.TopicName(t.applicationID, def.Name())
+			t.logged[def.Name()] = changelog.Logged(kv, topic, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
+		}
+	}
+	for _, src := range cfg.Subtopology.Sources {
+		for _, topic := range src.Topics {
+			t.sources[topic] = src
+		}
+	}
+	return t, nil
+}
+
+// ID is the task's id.
+func (t *Task) ID() processor.TaskID { return t.id }
+
+// Subtopology is the subtopology the task runs.
+func (t *Task) Subtopology() *topology.Subtopology { return t.sub }
+
+// RawStores returns the task's stores without changelog logging, for restoration.
+func (t *Task) RawStores() map[string]store.KeyValueStore { return t.raw }
+
+// DB returns the task's database.
+func (t *Task) DB() store.TaskDB { return t.db }
+
+// StreamTime is the largest event time the task has processed.
+func (t *Task) StreamTime() time.Time { return t.streamTime }
+
+// Processed and Skipped count the records processed and the undecodable ones skipped.
+func (t *Task) Processed() int64 { return t.processed }
+func (t *Task) Skipped() int64   { return t.skipped }
+
+// Buffered is the number of records added but not yet processed.
+func (t *Task) Buffered() int { return t.group.buffered() }
+
+// Init makes the task's processors and calls their Init, parents first.
+func (t *Task) Init() error {
+	for _, sink := range t.sub.Sinks {
+		t.nodes[sink.Name] = &node{name: sink.Name, sink: sink}
+	}
+	for _, p := range t.sub.Processors {
+		n := &node{name: p.Name, proc: p.New(), stores: map[string]bool{}}
+		for _, s := range p.Stores {
+			n.stores[s] = true
+		}
+		n.ctx = &nodeContext{task: t, node: n}
+		t.nodes[p.Name] = n
+	}
+	link := func(n *node, children []string) error {
+		for _, c := range children {
+			child, ok := t.nodes[c]
+			if !ok {
+				return fmt.Errorf("task %s: node %q has unknown child %q", t.id, n.name, c)
+			}
+			n.children = append(n.children, child)
+		}
+		return nil
+	}
+	for _, p := range t.sub.Processors {
+		if err := link(t.nodes[p.Name], p.Children); err != nil {
+			return err
+		}
+	}
+	for _, src := range t.sub.Sources {
+		n := &node{name: src.Name}
+		if err := link(n, src.Children); err != nil {
+			return err
+		}
+		t.nodes[src.Name] = n
+	}
+	for _, p := range t.sub.Processors {
+		n := t.nodes[p.Name]
+		if err := t.run(n, func() error { return n.proc.Init(n.ctx) }); err != nil {
+			return err
+		}
+	}
+	t.initialized = true
+	return nil
+}
+
+// Add deserializes records and queues them for processing. A record that cannot be
+// deserialized fails with a *DeserializationError, or is skipped and counted.
+func (t *Task) Add(records []Input) error {
+	for _, in := range records {
+		src, ok := t.sources[in.Topic]
+		q := t.group.queue(in.Topic)
+		if !ok || q == nil || in.Partition != t.id.Partition {
+			return fmt.Errorf("task %s: record of topic %q partition %d does not belong to it", t.id, in.Topic, in.Partition)
+		}
+		meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
+		rec, err := src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
+		if err != nil {
+			derr := &DeserializationError{Task: t.id, Source: src.Name, Record: meta, Err: err}
+			if !t.skipBad {
+				return derr
+			}
+			t.skipped++
+			t.consumed[in.Topic] = in.Offset + 1
+			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
+			continue
+		}
+		q.push(queued{record: rec, meta: meta, source: src})
+	}
+	return nil
+}
+
+// Process processes the next record, if one is ready, and the stream-time punctuators it
+// makes due. It reports whether it processed a record.
+func (t *Task) Process() (bool, error) {
+	r, ok := t.group.next(t.now())
+	if !ok {
+		return false, nil
+	}
+	if r.record.Timestamp.After(t.streamTime) {
+		t.streamTime = r.record.Timestamp
+	}
+	t.current = &r
+	src := t.nodes[r.source.Name]
+	err := t.run(src, func() error {
+		t.forward(src, "", r.record)
+		return nil
+	})
+	t.current = nil
+	if err != nil {
+		return true, err
+	}
+	t.consumed[r.meta.Topic] = r.meta.Offset + 1
+	t.processed++
+	_, err = t.punctuate(processor.StreamTime, t.streamTime)
+	return true, err
+}
+
+// PunctuateWallClock runs the wall-clock punctuators that are due.
+func (t *Task) PunctuateWallClock() (bool, error) {
+	return t.punctuate(processor.WallClockTime, t.now())
+}
+
+// Consumed returns, per input topic, the offset of the next record to read, for the
+// records processed (or skipped) so far.
+func (t *Task) Consumed() map[string]int64 { return t.consumed }
+
+// Commit makes the stores' writes durable with the changelog offsets they reflect.
+func (t *Task) Commit(changelogOffsets map[string]int64) error {
+	if err := t.db.Commit(changelogOffsets); err != nil {
+		return fmt.Errorf("task %s: committing stores: %w", t.id, err)
+	}
+	return nil
+}
+
+// Close closes the processors (children first) and the stores. A task closed unclean
+// (after an error, or when its partitions were lost) drops the writes since its last
+// commit.
+func (t *Task) Close(clean bool) error {
+	var errs []error
+	if t.initialized {
+		for i := len(t.sub.Processors) - 1; i >= 0; i-- {
+			n := t.nodes[t.sub.Processors[i].Name]
+			if err := n.proc.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("task %s: closing node %q: %w", t.id, n.name, err))
+			}
+		}
+	}
+	if !clean {
+		if err := t.db.Abort(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: dropping uncommitted writes: %w", t.id, err))
+		}
+	}
+	if err := t.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("task %s: closing stores: %w", t.id, err))
+	}
+	return errors.Join(errs...)
+}
+
+// run calls fn as node n and turns the first error of it or of the nodes it forwards to
+// into a *ProcessingError.
+func (t *Task) run(n *node, fn func() error) error {
+	t.err = nil
+	if err := fn(); err != nil && t.err == nil {
+		t.fail(n, err)
+	}
+	err := t.err
+	t.err = nil
+	return err
+}
+
+func (t *Task) fail(n *node, err error) {
+	var perr *ProcessingError
+	if errors.As(err, &perr) {
+		t.err = err
+		return
+	}
+	meta := processor.RecordMetadata{Offset: -1}
+	if t.current != nil {
+		meta = t.current.meta
+	}
+	t.err = &ProcessingError{Task: t.id, Node: n.name, Record: meta, Err: err}
+}
+
+// forward passes r from node from to its children, or to the one named child.
+func (t *Task) forward(from *node, child string, r topology.AnyRecord) {
+	for _, c := range from.children {
+		if t.err != nil {
+			return
+		}
+		if child != "" && c.name != child {
+			continue
+		}
+		if err := t.deliver(c, r); err != nil && t.err == nil {
+			t.fail(c, err)
+		}
+	}
+	if child != "" && t.err == nil && !hasChild(from, child) {
+		t.fail(from, fmt.Errorf("forward to %q, which is not a child of %q", child, from.name))
+	}
+}
+
+func hasChild(n *node, name string) bool {
+	for _, c := range n.children {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Task) deliver(n *node, r topology.AnyRecord) error {
+	if n.sink == nil {
+		return n.proc.Process(r)
+	}
+	key, value, err := n.sink.Encode(r)
+	if err != nil {
+		return err
+	}
+	partition := int32(-1)
+	if n.sink.Partition != nil {
+		count, err := t.collector.Partitions(n.sink.Topic)
+		if err != nil {
+			return err
+		}
+		partition = n.sink.Partition(r, count)
+		if partition < 0 || partition >= count {
+			return fmt.Errorf("partitioner chose partition %d of topic %q, which has %d", partition, n.sink.Topic, count)
+		}
+	}
+	t.collector.Send(n.sink.Topic, partition, key, value, r.Timestamp, r.Headers)
+	return nil
+}
+
+// recordTime is the timestamp of the record being processed, or stream time in a
+// punctuator: the timestamp of changelog records.
+func (t *Task) recordTime() time.Time {
+	if t.current != nil {
+		return t.current.record.Timestamp
+	}
+	return t.streamTime
+}
+
+type changelogSink struct{ c Collector }
+
+func (s changelogSink) Send(topic string, partition int32, key, value []byte, ts time.Time) {
+	s.c.Send(topic, partition, key, value, ts, nil)
+}

@@ -1,0 +1,147 @@
+package eddy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Opt configures an App. Options are applied in order; New validates the result.
+type Opt func(*config)
+
+type config struct {
+	applicationID   string
+	seeds           []string
+	stateDir        string
+	commitInterval  time.Duration
+	maxTaskIdle     time.Duration
+	pollRecords     int
+	replication     int16
+	skipUndecodable bool
+	inMemory        bool
+	logger          *slog.Logger
+	restoreListener changelog.RestoreListener
+	clientOpts      []kgo.Opt
+}
+
+func defaultConfig() config {
+	return config{
+		stateDir:       filepath.Join(os.TempDir(), "eddy"),
+		commitInterval: 30 * time.Second,
+		pollRecords:    1000,
+		replication:    -1,
+		logger:         slog.Default(),
+	}
+}
+
+// ApplicationID names the application: its consumer group, the prefix of its internal
+// topics and its state subdirectory. Required; letters, digits, '.', '_' and '-' only.
+// Instances with the same id share the work. Kafka Streams: application.id.
+func ApplicationID(id string) Opt { return func(c *config) { c.applicationID = id } }
+
+// SeedBrokers are the brokers to bootstrap from, host:port. Required. Kafka Streams:
+// bootstrap.servers.
+func SeedBrokers(addrs ...string) Opt { return func(c *config) { c.seeds = addrs } }
+
+// StateDir is the directory under which the application keeps its local state, in a
+// subdirectory named after the application id that one instance at a time may use.
+// Default: the "eddy" directory in os.TempDir(). Kafka Streams: state.dir.
+func StateDir(dir string) Opt { return func(c *config) { c.stateDir = dir } }
+
+// CommitInterval is how often processing progress is committed: output flushed, input
+// offsets committed, stores made durable with their changelog offsets. Default 30s (at
+// least once). Kafka Streams: commit.interval.ms.
+func CommitInterval(d time.Duration) Opt { return func(c *config) { c.commitInterval = d } }
+
+// MaxTaskIdle is how long a task with several input partitions waits for an empty one to
+// receive records before processing the others, trading latency for event-time order
+// across partitions. Default 0: never wait. Kafka Streams: max.task.idle.ms (whose 0
+// also waits for a fetch in flight; Eddy's does not).
+func MaxTaskIdle(d time.Duration) Opt { return func(c *config) { c.maxTaskIdle = d } }
+
+// PollRecords bounds how many records one poll returns, and so how long a rebalance may
+// wait for the batch in progress. Default 1000. Kafka Streams: max.poll.records.
+func PollRecords(n int) Opt { return func(c *config) { c.pollRecords = n } }
+
+// ReplicationFactor is the replication factor of the internal topics the application
+// creates. Default -1: the broker's default.replication.factor. Kafka Streams:
+// replication.factor.
+func ReplicationFactor(n int16) Opt { return func(c *config) { c.replication = n } }
+
+// SkipUndecodableRecords makes the application skip records that its sources cannot
+// deserialize, logging each with its topic, partition and offset and counting them in
+// Stats. By default such a record stops the application with a *DeserializationError.
+// Kafka Streams: default.deserialization.exception.handler (LogAndContinue; the default
+// is LogAndFail).
+func SkipUndecodableRecords() Opt { return func(c *config) { c.skipUndecodable = true } }
+
+// InMemoryState keeps stores in memory instead of Pebble: nothing is written to the
+// state directory but the lock, and every task restores its stores from their
+// changelogs when it starts.
+func InMemoryState() Opt { return func(c *config) { c.inMemory = true } }
+
+// Logger receives the application's logs. Default slog.Default().
+func Logger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
+
+// OnRestore sets a listener for the progress of state restoration. Kafka Streams:
+// KafkaStreams#setGlobalStateRestoreListener.
+func OnRestore(l changelog.RestoreListener) Opt { return func(c *config) { c.restoreListener = l } }
+
+// ClientOptions passes options to every franz-go client the application makes, after
+// Eddy's own (so they may override them, at the user's risk: consumer group, balancer,
+// partitioner and offset handling are Eddy's). Use it for TLS, SASL, timeouts, linger.
+func ClientOptions(opts ...kgo.Opt) Opt {
+	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
+}
+
+var validApplicationID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// validate returns every problem of c, each wrapped in ErrInvalidConfig.
+func (c *config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
+	}
+	switch {
+	case c.applicationID == "":
+		bad("ApplicationID is required")
+	case !validApplicationID.MatchString(c.applicationID):
+		bad("ApplicationID %q may hold only letters, digits, '.', '_' and '-'", c.applicationID)
+	case len(c.applicationID) > 200:
+		bad("ApplicationID is %d characters; internal topic names need it under 200", len(c.applicationID))
+	}
+	if len(c.seeds) == 0 {
+		bad("SeedBrokers is required")
+	}
+	for _, s := range c.seeds {
+		if s == "" {
+			bad("SeedBrokers has an empty address")
+		}
+	}
+	if c.stateDir == "" {
+		bad("StateDir is empty")
+	}
+	if c.commitInterval <= 0 {
+		bad("CommitInterval must be positive, got %s", c.commitInterval)
+	}
+	if c.maxTaskIdle < 0 {
+		bad("MaxTaskIdle must not be negative, got %s", c.maxTaskIdle)
+	}
+	if c.pollRecords <= 0 {
+		bad("PollRecords must be positive, got %d", c.pollRecords)
+	}
+	if c.replication == 0 || c.replication < -1 {
+		bad("ReplicationFactor must be positive or -1, got %d", c.replication)
+	}
+	if c.logger == nil {
+		bad("Logger is nil")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,122 @@
+package topology
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// Builder assembles a topology with the Processor API: sources, processors, sinks and
+// state stores, wired together by name with the package functions AddSource,
+// AddProcessor, AddSink and AddStore. Kafka Streams: Topology (its addSource,
+// addProcessor, addSink and addStateStore methods).
+//
+// Nodes may be added in any order: a parent, or a processor a store is connected to, may
+// be named before it is added. Nothing fails while adding; Build checks the whole graph
+// and returns every problem at once. Neither the Add functions nor Build ever panic.
+//
+// The zero Builder is ready to use, as is NewBuilder's. A nil *Builder ignores what is
+// added to it and fails Build. A Builder is not safe for concurrent use. Build does not
+// change the Builder: more nodes may be added and Build called again, each Topology being
+// independent of the others.
+type Builder struct {
+	// nodes holds every node added, duplicates and unnamed ones included, in order.
+	nodes []*node
+	// byName holds the first node added under each non-empty name: the one that takes
+	// part in the graph. Later nodes of the same name are only reported.
+	byName map[string]*node
+	// stores holds the stores added, in order, and storeByName indexes them.
+	stores      []*storeEntry
+	storeByName map[string]*storeEntry
+	// problems are those found while adding; Build finds the rest.
+	problems []error
+	// storeCalls counts AddStore calls, to name a store that has no name.
+	storeCalls int
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{} }
+
+type nodeKind int
+
+const (
+	sourceKind nodeKind = iota + 1
+	processorKind
+	sinkKind
+)
+
+func (k nodeKind) String() string {
+	switch k {
+	case sourceKind:
+		return "source"
+	case processorKind:
+		return "processor"
+	case sinkKind:
+		return "sink"
+	}
+	return fmt.Sprintf("nodeKind(%d)", int(k))
+}
+
+// node is a node as added, before Build checks and assembles it.
+type node struct {
+	kind nodeKind
+	name string
+	// seq is the node's position among all the nodes added, from 0.
+	seq int
+	// parents are the names given as parents, in the order given.
+	parents []string
+	// inKey and inValue are the types of the records the node takes (nil for a source);
+	// outKey and outValue those of the records it forwards (nil for a sink).
+	inKey, inValue   reflect.Type
+	outKey, outValue reflect.Type
+
+	// Sources only.
+	topics      []string
+	offsetReset OffsetReset
+	decode      decodeFunc
+
+	// Processors only; nil when the supplier is.
+	newProcessor func() NodeProcessor
+
+	// Sinks only.
+	topic     string
+	encode    func(r AnyRecord) (key, value []byte, err error)
+	partition func(r AnyRecord, n int32) int32
+}
+
+// String names the node in errors: its kind and quoted name, or its position when it
+// has no name.
+func (n *node) String() string {
+	if n.name == "" {
+		return fmt.Sprintf("%s #%d", n.kind, n.seq+1)
+	}
+	return fmt.Sprintf("%s %q", n.kind, n.name)
+}
+
+// add appends n to the nodes and registers its name, reporting an empty or taken name.
+func (b *Builder) add(n *node) {
+	n.seq = len(b.nodes)
+	b.nodes = append(b.nodes, n)
+	if n.name == "" {
+		b.problemf("%s: empty name", n)
+		return
+	}
+	if first, taken := b.byName[n.name]; taken {
+		if first.kind == sourceKind && len(n.parents) > 0 {
+			b.problemf("%s: name already used by %s, and a source cannot be a child of %q", n, first, n.parents[0])
+			return
+		}
+		b.problemf("%s: name already used by %s", n, first)
+		return
+	}
+	if b.byName == nil {
+		b.byName = make(map[string]*node)
+	}
+	b.byName[n.name] = n
+}
+
+// registered reports whether n is the node that takes part in the graph under its name.
+func (b *Builder) registered(n *node) bool { return n.name != "" && b.byName[n.name] == n }
+
+func (b *Builder) problemf(format string, args ...any) {
+	b.problems = append(b.problems, fmt.Errorf(format, args...))
+}

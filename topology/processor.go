@@ -1,0 +1,84 @@
+package topology
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// AddProcessor adds a processor node that runs the processors supplier makes, one per
+// task, on the records of its parents: sources and other processors, named in parents.
+// The key and value types the processor takes must be assignable from those its parents
+// forward; Build reports any that are not. Kafka Streams: Topology#addProcessor.
+//
+// The InitContext that Init is given is also the processor's
+// processor.Context[KOut, VOut], so a processor may keep it to forward records from a
+// punctuator, as Kafka Streams processors keep their ProcessorContext.
+//
+// Errors that the processor returns from Init, Process and Close reach the engine as
+// they are (the engine names the task, node and record); the errors the adapter makes
+// itself, such as for a record of the wrong type, name the node.
+func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier processor.Supplier[KIn, VIn, KOut, VOut], parents ...string) {
+	if b == nil {
+		return
+	}
+	n := &node{
+		kind:     processorKind,
+		name:     name,
+		parents:  slices.Clone(parents),
+		inKey:    reflect.TypeFor[KIn](),
+		inValue:  reflect.TypeFor[VIn](),
+		outKey:   reflect.TypeFor[KOut](),
+		outValue: reflect.TypeFor[VOut](),
+	}
+	b.add(n)
+	if supplier == nil {
+		b.problemf("%s: supplier is nil", n)
+		return
+	}
+	n.newProcessor = func() NodeProcessor {
+		return &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: supplier()}
+	}
+}
+
+// erasedProcessor runs a typed user processor as a NodeProcessor.
+type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
+	node string
+	p    processor.Processor[KIn, VIn, KOut, VOut]
+	// ctx is nil until Init.
+	ctx *typedContext[KOut, VOut]
+}
+
+func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc NodeContext) error {
+	if e.p == nil {
+		return fmt.Errorf("topology: processor %q: supplier returned nil", e.node)
+	}
+	if nc == nil {
+		return fmt.Errorf("topology: processor %q: init with a nil context", e.node)
+	}
+	e.ctx = &typedContext[KOut, VOut]{InitContext: nc, node: nc}
+	if i, ok := e.p.(processor.Initializer); ok {
+		return i.Init(e.ctx)
+	}
+	return nil
+}
+
+func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
+	if e.ctx == nil {
+		return fmt.Errorf("topology: processor %q: process before a successful init", e.node)
+	}
+	in, err := typedRecord[KIn, VIn](fmt.Sprintf("processor %q", e.node), r)
+	if err != nil {
+		return err
+	}
+	return e.p.Process(e.ctx, in)
+}
+
+func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Close() error {
+	if c, ok := e.p.(processor.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package topology
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// SourceOption configures a source added with AddSource.
+type SourceOption[K, V any] func(*sourceOptions[K, V])
+
+type sourceOptions[K, V any] struct {
+	extract func(r processor.Record[K, V]) (time.Time, error)
+	reset   OffsetReset
+}
+
+// WithTimestampExtractor sets how the source finds the event time of a record. The
+// extractor sees the deserialized record, whose Timestamp is the Kafka record's own
+// timestamp (create time or log-append time, by the topic's configuration). The default
+// returns that timestamp. An error from the extractor fails the record like a
+// deserialization error. A nil fn keeps the default. Kafka Streams: TimestampExtractor
+// (default.timestamp.extractor, or Consumed#withTimestampExtractor).
+//
+// The extractor is called from the goroutines of all the tasks that read the source, at
+// once: it must be safe for concurrent use.
+func WithTimestampExtractor[K, V any](fn func(r processor.Record[K, V]) (time.Time, error)) SourceOption[K, V] {
+	return func(o *sourceOptions[K, V]) {
+		if fn != nil {
+			o.extract = fn
+		}
+	}
+}
+
+// WithOffsetReset sets where the source starts reading a partition that has no committed
+// offset. Default Earliest. Kafka Streams: Topology.AutoOffsetReset
+// (auto.offset.reset, or Consumed#withOffsetResetPolicy).
+func WithOffsetReset[K, V any](reset OffsetReset) SourceOption[K, V] {
+	return func(o *sourceOptions[K, V]) { o.reset = reset }
+}
+
+// AddSource adds a source node that reads topics, deserializing keys and values with the
+// given serdes. Every topic must be read by one source only. The source's children are
+// the processors and sinks that name it as a parent. Kafka Streams: Topology#addSource.
+func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, opts ...SourceOption[K, V]) {
+	if b == nil {
+		return
+	}
+	o := sourceOptions[K, V]{extract: recordTimestamp[K, V], reset: Earliest}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	n := &node{
+		kind:        sourceKind,
+		name:        name,
+		outKey:      reflect.TypeFor[K](),
+		outValue:    reflect.TypeFor[V](),
+		topics:      slices.Clone(topics),
+		offsetReset: o.reset,
+	}
+	b.add(n)
+	if keys == nil {
+		b.problemf("%s: key serde is nil", n)
+	}
+	if values == nil {
+		b.problemf("%s: value serde is nil", n)
+	}
+	if len(topics) == 0 {
+		b.problemf("%s: no topics", n)
+	}
+	for i, topic := range topics {
+		switch {
+		case topic == "":
+			b.problemf("%s: empty topic name", n)
+		case slices.Index(topics, topic) < i:
+			b.problemf("%s: topic %q listed twice", n, topic)
+		}
+	}
+	if o.reset != Earliest && o.reset != Latest {
+		b.problemf("%s: unknown offset reset %d", n, int(o.reset))
+	}
+	if keys != nil && values != nil {
+		n.decode = decoder(name, keys, values, o.extract)
+	}
+}
+
+// decodeFunc is the type of SourceNode.Decode.
+type decodeFunc = func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (AnyRecord, error)
+
+// recordTimestamp is the default timestamp extractor: the Kafka record's timestamp.
+// Kafka Streams: FailOnInvalidTimestamp, without its rejection of negative timestamps.
+func recordTimestamp[K, V any](r processor.Record[K, V]) (time.Time, error) {
+	return r.Timestamp, nil
+}
+
+// decoder makes the Decode function of a source: deserialize the key, then the value,
+// then extract the event time. Bytes, nil ones included, go to the serdes as they are.
+func decoder[K, V any](source string, keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error)) decodeFunc {
+	return func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (AnyRecord, error) {
+		k, err := keys.Deserialize(topic, key)
+		if err != nil {
+			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
+		}
+		v, err := values.Deserialize(topic, value)
+		if err != nil {
+			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
+		}
+		r := processor.Record[K, V]{Key: k, Value: v, Timestamp: timestamp, Headers: headers}
+		t, err := extract(r)
+		if err != nil {
+			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: extracting timestamp: %w", source, topic, err)
+		}
+		return AnyRecord{Key: k, Value: v, Timestamp: t, Headers: headers}, nil
+	}
+}
