@@ -30,7 +30,7 @@ type instance struct {
 // the test collects it with stop or wait.
 func startApp(t *testing.T, name string, cluster *kafkatest.Cluster, topo *topology.Topology, opts ...eddy.Opt) *instance {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("instance", name)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()})).With("instance", name)
 	opts = append([]eddy.Opt{eddy.SeedBrokers(cluster.Seeds()...), eddy.Logger(logger)}, opts...)
 	app, err := eddy.New(topo, opts...)
 	if err != nil {
@@ -64,11 +64,31 @@ func (in *instance) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-// vocabulary is n distinct words.
+// testLogLevel is the level of the instances' logs: EDDY_TEST_LOG_LEVEL (debug, info,
+// warn, error), warn when unset.
+func testLogLevel() slog.Level {
+	var level slog.Level = slog.LevelWarn
+	if s := os.Getenv("EDDY_TEST_LOG_LEVEL"); s != "" {
+		if err := level.UnmarshalText([]byte(s)); err != nil {
+			panic(fmt.Sprintf("EDDY_TEST_LOG_LEVEL=%q: %v", s, err))
+		}
+	}
+	return level
+}
+
+// vocabulary is n distinct words of letters only (the word count splits at anything
+// else): the numbers 0 to n-1 written in base 26 with the digits a to z.
 func vocabulary(n int) []string {
 	words := make([]string, n)
 	for i := range words {
-		words[i] = fmt.Sprintf("w%05d", i)
+		word := []byte{}
+		for v := i; ; v /= 26 {
+			word = append(word, byte('a'+v%26))
+			if v < 26 {
+				break
+			}
+		}
+		words[i] = "w" + string(word)
 	}
 	return words
 }

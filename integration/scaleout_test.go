@@ -64,6 +64,30 @@ func (r *taskRegistry) close(id processor.TaskID, instance string) {
 	}
 }
 
+// awaitSpread waits until every one of tasks runs, on exactly instances distinct
+// instances, and then for settle more, so that input flows through the new assignment.
+func (r *taskRegistry) awaitSpread(t *testing.T, tasks, instances int, settle time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r.mu.Lock()
+		owners := map[string]bool{}
+		for _, instance := range r.owner {
+			owners[instance] = true
+		}
+		running := len(r.owner)
+		r.mu.Unlock()
+		if running == tasks && len(owners) == instances {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute %d of %d tasks run, on %d instances, want %d", running, tasks, len(owners), instances)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(settle)
+}
+
 func (r *taskRegistry) processed(id processor.TaskID, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,13 +186,13 @@ func TestScaleOutAndInWhileInputFlows(t *testing.T) {
 	}()
 
 	first := start("first")
-	time.Sleep(4 * time.Second)
+	registry.awaitSpread(t, partitions, 1, 2*time.Second)
 	second := start("second")
-	time.Sleep(4 * time.Second)
+	registry.awaitSpread(t, partitions, 2, 2*time.Second)
 	third := start("third")
-	time.Sleep(4 * time.Second)
+	registry.awaitSpread(t, partitions, 3, 2*time.Second)
 	second.stop(t)
-	time.Sleep(4 * time.Second)
+	registry.awaitSpread(t, partitions, 2, 2*time.Second)
 	stopInput()
 	if err := <-inputDone; err != nil {
 		t.Fatalf("producing input: %v", err)

@@ -117,9 +117,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
+	began := time.Now()
 	if e.plan, err = prepareTopics(ctx, e.admin, cfg.ApplicationID, cfg.Topology, cfg.Replication); err != nil {
 		return err
 	}
+	e.log.Debug("topics checked", "took", time.Since(began))
 
 	balancer, err := rebalance.New(rebalance.Config{
 		Subtopologies: e.subtopologies,
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		},
 	}
 
-	e.log.Info("instance started", "application", cfg.ApplicationID, "subtopologies", len(e.subtopologies))
+	e.log.Info("instance started", "subtopologies", len(e.subtopologies))
 	err = e.loop(ctx)
 	return errors.Join(err, e.shutdown(err == nil))
 }
@@ -186,16 +188,31 @@ func (e *Engine) loop(ctx context.Context) error {
 		e.mu.Lock()
 		err := e.step(ctx, fetches)
 		if err == nil && time.Since(lastCommit) >= e.cfg.CommitInterval {
-			err = e.commit(ctx, e.tasks)
+			commitCtx, cancel := commitContext(ctx)
+			err = e.commit(commitCtx, e.tasks)
+			cancel()
 			lastCommit = time.Now()
 		}
 		e.publishStats()
 		e.mu.Unlock()
 		e.client.AllowRebalance()
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil // a restore cut short by shutdown: the next owner restores
+		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// commitTimeout bounds a commit: a cluster that cannot take one in that time fails the
+// instance rather than hold its tasks forever.
+const commitTimeout = time.Minute
+
+// commitContext is the context of a commit: not cancelled with ctx, so that a shutdown
+// during a commit lets it finish, but bounded by commitTimeout.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 }
 
 // pollWait is how long a poll may wait for records: not past the next commit, and short
@@ -403,6 +420,8 @@ func (e *Engine) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 	if len(moving) == 0 {
 		return
 	}
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
 	if err := e.commit(ctx, moving); err != nil {
 		e.fail(fmt.Errorf("committing revoked tasks: %w", err))
 		e.closeTasks(moving, false)
@@ -556,7 +575,7 @@ func (e *Engine) publishStats() {
 
 // shutdown commits (when clean) and closes every task, then leaves the group.
 func (e *Engine) shutdown(clean bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := commitContext(context.Background())
 	defer cancel()
 	var errs []error
 	e.mu.Lock()

@@ -40,7 +40,9 @@ type topicPlan struct {
 func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (topicPlan, error) {
 	plan := topicPlan{partitions: map[string]int32{}, taskPartitions: map[int]int32{}}
 	external := append(topo.SourceTopics(), topo.SinkTopics()...)
-	details, err := admin.ListTopics(ctx, external...)
+	// Every topic at once: asking for topics that do not exist makes the client retry
+	// until its retry timeout, and missing changelogs are the normal first start.
+	details, err := admin.ListTopics(ctx)
 	if err != nil {
 		return plan, fmt.Errorf("listing topics: %w", err)
 	}
@@ -88,10 +90,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 	}
 
 	names := slices.Sorted(maps.Keys(changelogs))
-	existing, err := admin.ListTopics(ctx, names...)
-	if err != nil {
-		return plan, fmt.Errorf("listing changelog topics: %w", err)
-	}
+	existing := details
 	var toCheck []string
 	for _, name := range names {
 		want := changelogs[name]
@@ -112,8 +111,10 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 			return plan, fmt.Errorf("creating changelog %s: %w", name, err)
 		}
 	}
-	if err := awaitLeaders(ctx, admin, names); err != nil {
-		return plan, err
+	if created := len(names) - len(toCheck); created > 0 {
+		if err := awaitLeaders(ctx, admin, names); err != nil {
+			return plan, err
+		}
 	}
 	if len(toCheck) > 0 {
 		described, err := admin.DescribeTopicConfigs(ctx, toCheck...)
