@@ -36,7 +36,7 @@ type importRule struct {
 var importRules = []importRule{
 	{pkg: "serde", noKafkaClient: true},
 	{pkg: "processor", mayImport: []string{"serde"}, noKafkaClient: true},
-	{pkg: "store/...", mayImport: []string{"store", "serde", "processor", "github.com/cockroachdb/pebble/v2"}, noKafkaClient: true},
+	{pkg: "store/...", mayImport: []string{"store/...", "serde", "processor", "github.com/cockroachdb/pebble/v2"}, noKafkaClient: true},
 	{pkg: "topology/...", mayImport: []string{"processor", "serde", "store/..."}, noKafkaClient: true},
 	{pkg: "changelog/...", mayImport: []string{"store/...", kafkaClient}},
 	{pkg: "rebalance/...", mayImport: []string{"processor", "topology/...", kafkaClient}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/store/internal/keyspace"
 )
 
 // iterator merges the committed data and the staged writes of a store in key order,
@@ -67,7 +68,7 @@ func (it *iterator) Next() bool {
 func (it *iterator) seek() {
 	from := it.b.lower
 	if it.started {
-		from = keyAfter(it.key)
+		from = keyspace.After(it.key)
 	}
 	p := newProbe(from)
 	it.committed.seekGE(&it.s.committed, p)

@@ -6,6 +6,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/store/internal/keyspace"
 )
 
 // iterator walks the keys of a store, staged writes included, with a Pebble iterator
@@ -80,7 +81,7 @@ func (it *iterator) detach() {
 		return
 	}
 	// it.it is positioned at it.key: an iterator at its end is finished.
-	it.lower = keyAfter(concat(it.s.prefix, it.key))
+	it.lower = keyspace.After(concat(it.s.prefix, it.key))
 	_ = it.closePebble() // an error is kept for Err
 }
 

@@ -3,6 +3,8 @@ package pebblestore
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/eddy-streams/eddy/store/internal/keyspace"
 )
 
 // Key layout of a task's Pebble DB. Every key starts with a tag byte:
@@ -45,26 +47,6 @@ func concat(a, b []byte) []byte {
 	return out
 }
 
-// keyAfter returns, in a new slice, the smallest key greater than key: key and a zero
-// byte.
-func keyAfter(key []byte) []byte {
-	return append(concat(key, nil), 0)
-}
-
-// prefixEnd returns, in a new slice, the smallest key greater than every key that starts
-// with prefix; nil when there is none (prefix is empty or all 0xFF bytes). Under a store
-// prefix, which starts with tagData, there always is one.
-func prefixEnd(prefix []byte) []byte {
-	for i := len(prefix) - 1; i >= 0; i-- {
-		if prefix[i] != 0xFF {
-			end := bytes.Clone(prefix[:i+1])
-			end[i]++
-			return end
-		}
-	}
-	return nil
-}
-
 // rangeKeys returns the Pebble bounds, lower included and upper excluded, of the keys of
 // the store with prefix from from to to, both included; nil from or to is unbounded. ok
 // is false when the range is empty (from > to).
@@ -74,9 +56,9 @@ func rangeKeys(prefix, from, to []byte) (lower, upper []byte, ok bool) {
 	}
 	lower = concat(prefix, from)
 	if to == nil {
-		upper = prefixEnd(prefix)
+		upper = keyspace.PrefixEnd(prefix)
 	} else {
-		upper = keyAfter(concat(prefix, to))
+		upper = keyspace.After(concat(prefix, to))
 	}
 	return lower, upper, true
 }
@@ -85,5 +67,5 @@ func rangeKeys(prefix, from, to []byte) (lower, upper []byte, ok bool) {
 // with p.
 func prefixKeys(prefix, p []byte) (lower, upper []byte) {
 	lower = concat(prefix, p)
-	return lower, prefixEnd(lower)
+	return lower, keyspace.PrefixEnd(lower)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/eddy-streams/eddy/store/internal/keyspace"
 )
 
 func TestStorePrefixesArePrefixFree(t *testing.T) {
@@ -39,8 +41,8 @@ func TestPrefixEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := prefixEnd(c.prefix); !bytes.Equal(got, c.end) || (got == nil) != (c.end == nil) {
-				t.Errorf("prefixEnd(%x) = %x, want %x", c.prefix, got, c.end)
+			if got := keyspace.PrefixEnd(c.prefix); !bytes.Equal(got, c.end) || (got == nil) != (c.end == nil) {
+				t.Errorf("keyspace.PrefixEnd(%x) = %x, want %x", c.prefix, got, c.end)
 			}
 		})
 	}
@@ -52,7 +54,7 @@ func TestPrefixEnd(t *testing.T) {
 func TestBoundsStayInsideTheStore(t *testing.T) {
 	for _, name := range []string{"", "s", "s\xff", "\xff\xff"} {
 		p := storePrefix(name)
-		end := prefixEnd(p)
+		end := keyspace.PrefixEnd(p)
 		inside := func(what string, lower, upper []byte) {
 			t.Helper()
 			if bytes.Compare(lower, p) < 0 || bytes.Compare(upper, end) > 0 {

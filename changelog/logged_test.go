@@ -1,0 +1,71 @@
+package changelog_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store/memstore"
+)
+
+type sent struct {
+	topic     string
+	partition int32
+	key       string
+	value     []byte
+	ts        int64
+}
+
+type recordingSink struct{ records []sent }
+
+func (s *recordingSink) Send(topic string, partition int32, key, value []byte, ts time.Time) {
+	s.records = append(s.records, sent{topic, partition, string(key), value, ts.UnixMilli()})
+}
+
+func TestLoggedStoreSendsEveryChangeToItsChangelogPartition(t *testing.T) {
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kv, err := db.KeyValue("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	now := time.UnixMilli(7)
+	logged := changelog.Logged(kv, changelog.TopicName("app", "s"), 3, sink, func() time.Time { return now })
+
+	key, value := []byte("k"), []byte("v1")
+	if err := logged.Put(key, value); err != nil {
+		t.Fatal(err)
+	}
+	value[1] = 'X' // the store's caller owns its buffers once Put returns
+	if _, found, err := logged.PutIfAbsent([]byte("k"), []byte("ignored")); err != nil || !found {
+		t.Fatalf("PutIfAbsent of a present key: found %v, error %v", found, err)
+	}
+	if _, found, err := logged.PutIfAbsent([]byte("j"), []byte("v2")); err != nil || found {
+		t.Fatalf("PutIfAbsent of an absent key: found %v, error %v", found, err)
+	}
+	if err := logged.Delete([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
+
+	var got []string
+	for _, r := range sink.records {
+		got = append(got, fmt.Sprintf("%s/%d %s=%q@%d nil:%v", r.topic, r.partition, r.key, r.value, r.ts, r.value == nil))
+	}
+	want := []string{
+		`app-s-changelog/3 k="v1"@7 nil:false`,
+		`app-s-changelog/3 j="v2"@7 nil:false`,
+		`app-s-changelog/3 k=""@7 nil:true`, // a tombstone
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("changelog records:\n%s\nwant:\n%s", got, want)
+	}
+	if _, found, _ := kv.Get([]byte("k")); found {
+		t.Error("the delete did not reach the store")
+	}
+}
