@@ -34,8 +34,8 @@ import (
 type Config struct {
 	ApplicationID string
 	Topology      *topology.Topology
-	// ClientOpts configure every client the engine makes: seed brokers first, then the
-	// user's pass-through options.
+	// ClientOpts configure every client the engine makes, after the engine's own
+	// options: the seed brokers, then the user's pass-through options.
 	ClientOpts []kgo.Opt
 	// StateDir is this application's state directory; each task keeps its stores in a
 	// subdirectory named after its id.
@@ -67,9 +67,8 @@ type Stats struct {
 
 // Engine is one running instance.
 type Engine struct {
-	cfg  Config
-	log  *slog.Logger
-	plan topicPlan
+	cfg Config
+	log *slog.Logger
 
 	subtopologies map[int][]string // source topics by subtopology id
 	client        *kgo.Client
@@ -99,7 +98,7 @@ type runningTask struct {
 // Run starts the instance and processes until ctx ends or an error stops it. Before it
 // returns, every task is committed (unless an error makes that unsafe) and closed, and
 // the instance has left its group.
-func Run(ctx context.Context, cfg Config) (err error) {
+func Run(ctx context.Context, cfg Config) error {
 	e := &Engine{
 		cfg:           cfg,
 		log:           cfg.Logger,
@@ -118,7 +117,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
 	began := time.Now()
-	if e.plan, err = prepareTopics(ctx, e.admin, cfg.ApplicationID, cfg.Topology, cfg.Replication); err != nil {
+	partitions, err := prepareTopics(ctx, e.admin, cfg.ApplicationID, cfg.Topology, cfg.Replication)
+	if err != nil {
 		return err
 	}
 	e.log.Debug("topics checked", "took", time.Since(began))
@@ -131,7 +131,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
-	opts := append(slices.Clone(cfg.ClientOpts),
+	// The user's options come last, as ClientOptions documents: they may override these.
+	opts := append([]kgo.Opt{
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(cfg.Topology.SourceTopics()...),
 		kgo.Balancers(balancer),
@@ -143,11 +144,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
 		kgo.AdjustFetchOffsetsFn(e.resetOffsets),
-	)
+	}, cfg.ClientOpts...)
 	if e.client, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("group client: %w", err)
 	}
-	e.collector = newCollector(e.client, e.plan.partitions)
+	e.collector = newCollector(e.client, partitions)
 	e.restorer = &changelog.Restorer{
 		Admin:    e.admin,
 		Listener: cfg.RestoreListener,

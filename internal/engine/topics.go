@@ -26,25 +26,18 @@ var (
 	ErrInternalTopic = errors.New("internal topic does not match the topology")
 )
 
-// topicPlan is what start-up learns about the topics of the topology.
-type topicPlan struct {
-	// partitions of every topic tasks read or write.
-	partitions map[string]int32
-	// taskPartitions is the number of tasks of each subtopology.
-	taskPartitions map[int]int32
-}
-
 // prepareTopics checks the topology against the cluster and creates missing changelog
 // topics: source and sink topics must exist; the source topics of each subtopology must
-// have the same partition count; each changelog has that count and is compacted.
-func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (topicPlan, error) {
-	plan := topicPlan{partitions: map[string]int32{}, taskPartitions: map[int]int32{}}
+// have the same partition count; each changelog has that count and is compacted. It
+// returns the partition count of every topic the tasks read or write.
+func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (map[string]int32, error) {
+	partitions := map[string]int32{}
 	external := append(topo.SourceTopics(), topo.SinkTopics()...)
 	// Every topic at once: asking for topics that do not exist makes the client retry
 	// until its retry timeout, and missing changelogs are the normal first start.
 	details, err := admin.ListTopics(ctx)
 	if err != nil {
-		return plan, fmt.Errorf("listing topics: %w", err)
+		return nil, fmt.Errorf("listing topics: %w", err)
 	}
 	var missing []string
 	for _, t := range external {
@@ -53,11 +46,11 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 			missing = append(missing, t)
 			continue
 		}
-		plan.partitions[t] = int32(len(d.Partitions))
+		partitions[t] = int32(len(d.Partitions))
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return plan, fmt.Errorf("%w: %s (create them before starting the application)", ErrMissingTopics, strings.Join(slices.Compact(missing), ", "))
+		return nil, fmt.Errorf("%w: %s (create them before starting the application)", ErrMissingTopics, strings.Join(slices.Compact(missing), ", "))
 	}
 
 	changelogs := map[string]int32{}
@@ -66,15 +59,14 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 		topics := sub.SourceTopics()
 		counts := map[string]int32{}
 		for _, t := range topics {
-			counts[t] = plan.partitions[t]
+			counts[t] = partitions[t]
 		}
 		n := counts[topics[0]]
 		for _, t := range topics[1:] {
 			if counts[t] != n {
-				return plan, fmt.Errorf("%w: subtopology %d reads %s", ErrCopartitioning, sub.ID, describeCounts(counts))
+				return nil, fmt.Errorf("%w: subtopology %d reads %s", ErrCopartitioning, sub.ID, describeCounts(counts))
 			}
 		}
-		plan.taskPartitions[sub.ID] = n
 		for _, def := range sub.Stores {
 			if def.Logged() {
 				name := changelog.TopicName(applicationID, def.Name())
@@ -86,7 +78,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 		}
 	}
 	if len(changelogs) == 0 {
-		return plan, nil
+		return nil, nil
 	}
 
 	names := slices.Sorted(maps.Keys(changelogs))
@@ -94,10 +86,10 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 	var toCheck []string
 	for _, name := range names {
 		want := changelogs[name]
-		plan.partitions[name] = want
+		partitions[name] = want
 		if d, ok := existing[name]; ok && d.Err == nil {
 			if got := int32(len(d.Partitions)); got != want {
-				return plan, fmt.Errorf("%w: changelog %s has %d partitions, its subtopology's input has %d", ErrInternalTopic, name, got, want)
+				return nil, fmt.Errorf("%w: changelog %s has %d partitions, its subtopology's input has %d", ErrInternalTopic, name, got, want)
 			}
 			toCheck = append(toCheck, name)
 			continue
@@ -108,31 +100,31 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 		}
 		// Another instance starting at the same time may have created it first.
 		if _, err := admin.CreateTopic(ctx, want, replication, cfg, name); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return plan, fmt.Errorf("creating changelog %s: %w", name, err)
+			return nil, fmt.Errorf("creating changelog %s: %w", name, err)
 		}
 	}
 	if created := len(names) - len(toCheck); created > 0 {
 		if err := awaitLeaders(ctx, admin, names); err != nil {
-			return plan, err
+			return nil, err
 		}
 	}
 	if len(toCheck) > 0 {
 		described, err := admin.DescribeTopicConfigs(ctx, toCheck...)
 		if err != nil {
-			return plan, fmt.Errorf("describing changelog topics: %w", err)
+			return nil, fmt.Errorf("describing changelog topics: %w", err)
 		}
 		for _, rc := range described {
 			if rc.Err != nil {
-				return plan, fmt.Errorf("describing changelog %s: %w", rc.Name, rc.Err)
+				return nil, fmt.Errorf("describing changelog %s: %w", rc.Name, rc.Err)
 			}
 			for _, c := range rc.Configs {
 				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
-					return plan, fmt.Errorf("%w: changelog %s has cleanup.policy=%s, not compact", ErrInternalTopic, rc.Name, c.MaybeValue())
+					return nil, fmt.Errorf("%w: changelog %s has cleanup.policy=%s, not compact", ErrInternalTopic, rc.Name, c.MaybeValue())
 				}
 			}
 		}
 	}
-	return plan, nil
+	return nil, nil
 }
 
 func describeCounts(counts map[string]int32) string {
