@@ -37,7 +37,14 @@ func startApp(t *testing.T, name string, cluster *kafkatest.Cluster, topo *topol
 		t.Fatalf("instance %s: %v", name, err)
 	}
 	in := &instance{name: name, app: app, done: make(chan error, 1)}
-	go func() { in.done <- app.Run(context.Background()) }()
+	go func() {
+		err := app.Run(context.Background())
+		if err != nil {
+			// Logged at once: a test waiting for output would otherwise only time out.
+			t.Logf("instance %s stopped: %v", name, err)
+		}
+		in.done <- err
+	}()
 	t.Cleanup(app.Close)
 	return in
 }

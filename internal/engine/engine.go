@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ type Engine struct {
 	pending map[processor.TaskID]*runningTask
 	// fatal is the first error of a group callback; the loop stops with it.
 	fatal error
+	// stateOffsets holds, per task this instance runs, the sum of the changelog offsets
+	// its stores have committed, for the balancer. Written under mu, read by the group
+	// goroutine without it.
+	stateOffsets sync.Map
 
 	processed, skipped int64
 }
@@ -344,6 +349,7 @@ func (e *Engine) commit(ctx context.Context, tasks map[processor.TaskID]*running
 		if err := t.Commit(checkpoints); err != nil {
 			return err
 		}
+		e.noteStateOffsets(id, t)
 	}
 	return nil
 }
@@ -532,6 +538,7 @@ func (e *Engine) restorePending(ctx context.Context) error {
 		if err := t.Init(); err != nil {
 			return err
 		}
+		e.noteStateOffsets(id, t)
 		delete(e.pending, id)
 		e.tasks[id] = t
 	}
@@ -554,6 +561,12 @@ func (e *Engine) closeTasks(tasks map[processor.TaskID]*runningTask, clean bool)
 	for id, t := range tasks {
 		e.processed += t.Processed()
 		e.skipped += t.Skipped()
+		if sum, ok := e.stateOffsets.LoadAndDelete(id); ok && e.cfg.Stores.Persistent() {
+			path := filepath.Join(e.taskDir(id), stateOffsetsFile)
+			if err := os.WriteFile(path, strconv.AppendInt(nil, sum.(int64), 10), 0o644); err != nil {
+				e.log.Warn("recording a closed task's state offsets", "task", id.String(), "error", err)
+			}
+		}
 		if err := t.Close(clean); err != nil {
 			e.log.Error("closing task", "task", id.String(), "error", err)
 		}
@@ -599,19 +612,55 @@ func (e *Engine) shutdown(clean bool) error {
 	return errors.Join(errs...)
 }
 
-// localTaskOffsets reports the tasks this instance has local state for, for the
-// balancer: the task directories under the state directory, each with measure 1. It is
-// called from the group goroutine at every join, so it reads only the directory listing,
-// never a store.
+// stateOffsetsFile, in a closed task's directory, holds the sum of the changelog offsets
+// its stores had committed when it closed, in decimal.
+const stateOffsetsFile = "state-offsets"
+
+// noteStateOffsets records the sum of the changelog offsets a task's stores committed.
+// REQUIRES: e.mu.
+func (e *Engine) noteStateOffsets(id processor.TaskID, t *runningTask) {
+	offsets, err := t.DB().CommittedOffsets()
+	if err != nil {
+		return
+	}
+	var sum int64
+	for _, o := range offsets {
+		sum += o
+	}
+	e.stateOffsets.Store(id, sum)
+}
+
+// localTaskOffsets reports the tasks this instance has local state for, with how much,
+// for the balancer (Kafka Streams: task offset sums): for a running task, the sum of the
+// changelog offsets its stores committed; for a closed one that left its state on disk,
+// the sum it recorded when it closed, or 1 when it recorded none (it crashed). It runs
+// on the group goroutine at every join, so it reads no store.
 func (e *Engine) localTaskOffsets() map[processor.TaskID]int64 {
 	out := map[processor.TaskID]int64{}
+	e.stateOffsets.Range(func(k, v any) bool {
+		out[k.(processor.TaskID)] = v.(int64)
+		return true
+	})
+	if !e.cfg.Stores.Persistent() {
+		return out
+	}
 	entries, err := os.ReadDir(e.cfg.StateDir)
 	if err != nil {
 		return out
 	}
 	for _, entry := range entries {
-		if id, err := processor.ParseTaskID(entry.Name()); err == nil && entry.IsDir() {
-			out[id] = 1
+		id, err := processor.ParseTaskID(entry.Name())
+		if err != nil || !entry.IsDir() {
+			continue
+		}
+		if _, running := out[id]; running {
+			continue
+		}
+		out[id] = 1
+		if b, err := os.ReadFile(filepath.Join(e.cfg.StateDir, entry.Name(), stateOffsetsFile)); err == nil {
+			if sum, err := strconv.ParseInt(string(b), 10, 64); err == nil && sum > 0 {
+				out[id] = sum
+			}
 		}
 	}
 	return out

@@ -78,7 +78,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 		}
 	}
 	if len(changelogs) == 0 {
-		return nil, nil
+		return partitions, nil
 	}
 
 	names := slices.Sorted(maps.Keys(changelogs))
@@ -124,7 +124,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 			}
 		}
 	}
-	return nil, nil
+	return partitions, nil
 }
 
 func describeCounts(counts map[string]int32) string {
