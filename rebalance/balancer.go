@@ -36,6 +36,7 @@ type Balancer struct {
 	topicSub      map[string]int   // topic -> its subtopology
 	topics        []string         // every source topic, sorted
 	taskOffsets   func() map[processor.TaskID]int64
+	onJoin        func()
 	log           *slog.Logger
 }
 
@@ -50,6 +51,7 @@ func New(cfg Config) (*Balancer, error) {
 		subtopologies: make(map[int][]string, len(cfg.Subtopologies)),
 		topicSub:      make(map[string]int),
 		taskOffsets:   cfg.TaskOffsets,
+		onJoin:        cfg.OnJoin,
 		log:           cfg.Logger,
 	}
 	if b.log == nil {
@@ -77,8 +79,12 @@ func (*Balancer) IsCooperative() bool { return true }
 // source topic of the Config, whatever topicInterests says (the client must consume the
 // same topics), owning currentAssignment, at generation. Its UserData is EncodeUserData of
 // the tasks currentAssignment holds and of Config.TaskOffsets, called here. Since the
-// offsets change between joins, so does the metadata, as in Kafka Streams.
+// offsets change between joins, so does the metadata, as in Kafka Streams. Config.OnJoin
+// is called first.
 func (b *Balancer) JoinGroupMetadata(_ []string, currentAssignment map[string][]int32, generation int32) []byte {
+	if b.onJoin != nil {
+		b.onJoin()
+	}
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 3
 	meta.Topics = slices.Clone(b.topics)

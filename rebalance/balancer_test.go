@@ -512,3 +512,19 @@ func withUserData(t *testing.T, metadata []byte, d rebalance.UserData) []byte {
 	meta.UserData = rebalance.EncodeUserData(d)
 	return meta.AppendTo(nil)
 }
+
+func TestOnJoinIsCalledAtEveryJoin(t *testing.T) {
+	joins := 0
+	b, err := rebalance.New(rebalance.Config{
+		Subtopologies: map[int][]string{0: {"orders"}},
+		OnJoin:        func() { joins++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.JoinGroupMetadata(nil, nil, -1)
+	b.JoinGroupMetadata(nil, map[string][]int32{"orders": {0}}, 1)
+	if joins != 2 {
+		t.Errorf("OnJoin called %d times for 2 joins", joins)
+	}
+}

@@ -30,6 +30,11 @@ type Config struct {
 	// SubscriptionInfo.
 	TaskOffsets func() map[processor.TaskID]int64
 
+	// OnJoin, when set, is called each time the member joins or rejoins its group, on the
+	// client's group goroutine, before the join request goes out: the group is
+	// rebalancing from then until the member's next assignment. It must be quick.
+	OnJoin func()
+
 	// Logger receives what the balancer decides and what it finds wrong in the group
 	// (partition count mismatches, unreadable user data). Nil discards.
 	Logger *slog.Logger

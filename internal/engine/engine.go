@@ -86,6 +86,11 @@ type Engine struct {
 	pending map[processor.TaskID]*runningTask
 	// fatal is the first error of a group callback; the loop stops with it.
 	fatal error
+	// rebalancing is set from the moment the member (re)joins its group until its next
+	// assignment. Periodic commits wait meanwhile: the client holds offset commits back
+	// during a join, and a commit waiting there would stop every task for the whole
+	// rebalance. Kafka Streams skips them too (TaskManager#rebalanceInProgress).
+	rebalancing atomic.Bool
 	// stateOffsets holds, per task this instance runs, the sum of the changelog offsets
 	// its stores have committed, for the balancer. Written under mu, read by the group
 	// goroutine without it.
@@ -131,6 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	balancer, err := rebalance.New(rebalance.Config{
 		Subtopologies: e.subtopologies,
 		TaskOffsets:   e.localTaskOffsets,
+		OnJoin:        func() { e.rebalancing.Store(true) },
 		Logger:        e.log,
 	})
 	if err != nil {
@@ -193,7 +199,7 @@ func (e *Engine) loop(ctx context.Context) error {
 
 		e.mu.Lock()
 		err := e.step(ctx, fetches)
-		if err == nil && time.Since(lastCommit) >= e.cfg.CommitInterval {
+		if err == nil && time.Since(lastCommit) >= e.cfg.CommitInterval && !e.rebalancing.Load() {
 			commitCtx, cancel := commitContext(ctx)
 			err = e.commit(commitCtx, e.tasks)
 			cancel()
@@ -401,6 +407,7 @@ func (e *Engine) resetOffsets(_ context.Context, offsets map[string]map[int32]kg
 // onAssigned opens the newly assigned tasks; the loop restores them before they
 // process. Called by the client's group goroutine.
 func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	e.rebalancing.Store(false)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, id := range rebalance.TasksOf(assigned, e.subtopologies) {
