@@ -43,8 +43,8 @@ type Restorer struct {
 	// Admin lists the changelogs' start and end offsets.
 	Admin *kadm.Client
 	// NewConsumer returns a consumer, not a group member, that reads the given
-	// partitions from the given offsets; the Restorer closes it.
-	NewConsumer func(partitions map[string]map[int32]kgo.Offset) (*kgo.Client, error)
+	// partitions from the given offsets with the given options; the Restorer closes it.
+	NewConsumer func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error)
 	// ReadCommitted restores only committed data: up to the last stable offset.
 	ReadCommitted bool
 	// BatchRecords is how many records are written between local commits. Default 10,000.
@@ -129,7 +129,14 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 	if r.Listener != nil {
 		r.Listener.OnRestoreStart(t.Topic, t.Partition, t.Store, from, end)
 	}
-	consumer, err := r.NewConsumer(map[string]map[int32]kgo.Offset{t.Topic: {t.Partition: kgo.NewOffset().At(from)}})
+	// Control records (transaction markers) come back too: under read_committed the last
+	// offsets before the end may be markers only, and reading up to the end needs to see
+	// them.
+	opts := []kgo.Opt{kgo.KeepControlRecords()}
+	if r.ReadCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	consumer, err := r.NewConsumer(map[string]map[int32]kgo.Offset{t.Topic: {t.Partition: kgo.NewOffset().At(from)}}, opts...)
 	if err != nil {
 		return fmt.Errorf("changelog: restore consumer: %w", err)
 	}
@@ -163,6 +170,10 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 		for _, rec := range fetches.Records() {
 			if rec.Offset >= end {
 				break
+			}
+			if rec.Attrs.IsControl() {
+				next = rec.Offset + 1
+				continue
 			}
 			if rec.Value == nil {
 				err = t.KV.Delete(rec.Key)

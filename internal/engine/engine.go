@@ -164,8 +164,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Admin:    e.admin,
 		Listener: cfg.RestoreListener,
 		Logger:   e.log,
-		NewConsumer: func(partitions map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
-			return kgo.NewClient(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions))...)
+		NewConsumer: func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error) {
+			return kgo.NewClient(append(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions)), opts...)...)
 		},
 	}
 
