@@ -142,33 +142,26 @@ func (r *reader) fail(format string, args ...any) {
 
 // uvarint reads one unsigned varint in its shortest form.
 func (r *reader) uvarint(what string) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		r.fail("%s truncated or too large", what)
-		return 0
-	}
-	if n != len(binary.AppendUvarint(nil, v)) {
-		r.fail("%s not in its shortest form", what)
-		return 0
-	}
-	r.off += n
-	return v
+	return readVarint(r, what, binary.Uvarint, binary.AppendUvarint)
 }
 
 // varint reads one signed varint in its shortest form.
 func (r *reader) varint(what string) int64 {
+	return readVarint(r, what, binary.Varint, binary.AppendVarint)
+}
+
+// readVarint reads one varint with decode, refusing any but the shortest form (the one
+// encode writes), so that every value has one encoding.
+func readVarint[T uint64 | int64](r *reader, what string, decode func([]byte) (T, int), encode func([]byte, T) []byte) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b[r.off:])
+	v, n := decode(r.b[r.off:])
 	if n <= 0 {
 		r.fail("%s truncated or too large", what)
 		return 0
 	}
-	if n != len(binary.AppendVarint(nil, v)) {
+	if n != len(encode(nil, v)) {
 		r.fail("%s not in its shortest form", what)
 		return 0
 	}
