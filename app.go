@@ -2,11 +2,15 @@ package eddy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/store"
@@ -44,6 +48,9 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if cfg.exactlyOnce && !cfg.commitIntervalSet {
+		cfg.commitInterval = 100 * time.Millisecond
 	}
 	err := cfg.validate()
 	if topo == nil {
@@ -84,6 +91,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer unlock()
 
+	var transactionalID string
+	if a.cfg.exactlyOnce {
+		instance, err := instanceID(dir)
+		if err != nil {
+			return err
+		}
+		transactionalID = a.cfg.applicationID + "-" + instance
+	}
 	stores, err := a.openStores()
 	if err != nil {
 		return err
@@ -99,6 +114,7 @@ func (a *App) Run(ctx context.Context) error {
 		SkipUndecodable: a.cfg.skipUndecodable,
 		PollRecords:     a.cfg.pollRecords,
 		Replication:     a.cfg.replication,
+		TransactionalID: transactionalID,
 		RestoreListener: a.cfg.restoreListener,
 		Logger:          a.cfg.logger.With("application", a.cfg.applicationID),
 		Stats:           &a.stats,
@@ -121,6 +137,30 @@ func (a *App) openStores() (store.Engine, error) {
 		return nil, fmt.Errorf("eddy: opening the Pebble engine: %w", err)
 	}
 	return e, nil
+}
+
+// instanceID returns the id of the instance that uses the state directory dir, made and
+// kept there at its first run. The exactly-once producer's transactional id ends with
+// it, so that an instance restarted on the same directory fences the transaction its
+// previous life left open at once, instead of readers waiting for its timeout.
+func instanceID(dir string) (string, error) {
+	path := filepath.Join(dir, "instance-id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("eddy: reading the instance id: %w", err)
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", fmt.Errorf("eddy: making an instance id: %w", err)
+	}
+	s := hex.EncodeToString(id[:])
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		return "", fmt.Errorf("eddy: keeping the instance id: %w", err)
+	}
+	return s, nil
 }
 
 // Close stops a running App as if its context had ended and waits until Run returns.

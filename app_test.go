@@ -76,3 +76,42 @@ func TestStateDirectoryAdmitsOneInstance(t *testing.T) {
 	}
 	again()
 }
+
+func TestExactlyOnceCommitsEvery100msUnlessToldOtherwise(t *testing.T) {
+	app, err := New(passThrough(t), ApplicationID("a"), SeedBrokers("127.0.0.1:9092"), ExactlyOnce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.cfg.commitInterval != 100*time.Millisecond {
+		t.Errorf("exactly-once commit interval %s, want 100ms", app.cfg.commitInterval)
+	}
+	app, err = New(passThrough(t), ApplicationID("a"), SeedBrokers("127.0.0.1:9092"), CommitInterval(time.Second), ExactlyOnce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.cfg.commitInterval != time.Second {
+		t.Errorf("exactly-once commit interval %s, want the 1s given", app.cfg.commitInterval)
+	}
+	if _, err := New(passThrough(t), ApplicationID("a"), SeedBrokers("127.0.0.1:9092"), ExactlyOnce(), MaxTaskIdle(time.Second)); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("ExactlyOnce with MaxTaskIdle: error %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestInstanceIDIsKeptInTheStateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	first, err := instanceID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := instanceID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := instanceID(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == "" || first != again || first == other {
+		t.Errorf("instance ids %q, %q (same directory), %q (another): want one stable id per directory", first, again, other)
+	}
+}

@@ -17,18 +17,21 @@ import (
 type Opt func(*config)
 
 type config struct {
-	applicationID   string
-	seeds           []string
-	stateDir        string
-	commitInterval  time.Duration
-	maxTaskIdle     time.Duration
-	pollRecords     int
-	replication     int16
-	skipUndecodable bool
-	inMemory        bool
-	logger          *slog.Logger
-	restoreListener changelog.RestoreListener
-	clientOpts      []kgo.Opt
+	applicationID  string
+	seeds          []string
+	stateDir       string
+	commitInterval time.Duration
+	// commitIntervalSet says CommitInterval was given, so ExactlyOnce keeps it.
+	commitIntervalSet bool
+	exactlyOnce       bool
+	maxTaskIdle       time.Duration
+	pollRecords       int
+	replication       int16
+	skipUndecodable   bool
+	inMemory          bool
+	logger            *slog.Logger
+	restoreListener   changelog.RestoreListener
+	clientOpts        []kgo.Opt
 }
 
 func defaultConfig() config {
@@ -56,9 +59,20 @@ func SeedBrokers(addrs ...string) Opt { return func(c *config) { c.seeds = addrs
 func StateDir(dir string) Opt { return func(c *config) { c.stateDir = dir } }
 
 // CommitInterval is how often processing progress is committed: output flushed, input
-// offsets committed, stores made durable with their changelog offsets. Default 30s (at
-// least once). Kafka Streams: commit.interval.ms.
-func CommitInterval(d time.Duration) Opt { return func(c *config) { c.commitInterval = d } }
+// offsets committed, stores made durable with their changelog offsets. Default 30s, or
+// 100ms with ExactlyOnce, where output becomes visible to read_committed readers only
+// at a commit. Kafka Streams: commit.interval.ms.
+func CommitInterval(d time.Duration) Opt {
+	return func(c *config) { c.commitInterval, c.commitIntervalSet = d, true }
+}
+
+// ExactlyOnce turns exactly-once processing on: each commit is a Kafka transaction that
+// holds the output records, the changelog records and the input offsets, input is read
+// read_committed, a zombie instance whose tasks moved is fenced by the group generation,
+// and stores apply a commit's writes only once its transaction committed, so a crash
+// never leaves local state ahead of its changelog. Off by default. Kafka Streams:
+// processing.guarantee=exactly_once_v2. Not yet combined with MaxTaskIdle.
+func ExactlyOnce() Opt { return func(c *config) { c.exactlyOnce = true } }
 
 // MaxTaskIdle is how long a task with several input partitions waits for an empty one to
 // receive records before processing the others, trading latency for event-time order
@@ -133,6 +147,11 @@ func (c *config) validate() error {
 	}
 	if c.maxTaskIdle < 0 {
 		bad("MaxTaskIdle must not be negative, got %s", c.maxTaskIdle)
+	}
+	if c.exactlyOnce && c.maxTaskIdle > 0 {
+		// A transaction commits every polled offset, so every polled record must be
+		// processed by then; waiting for idle partitions would break that.
+		bad("MaxTaskIdle is not supported with ExactlyOnce yet")
 	}
 	if c.pollRecords <= 0 {
 		bad("PollRecords must be positive, got %d", c.pollRecords)

@@ -153,6 +153,11 @@ func trackedCountTopology(t *testing.T, in, out, instance string, registry *task
 // must be counted exactly (every rebalance here is clean: revoked tasks commit first),
 // and the test reports how long tasks that did not move stopped processing.
 func TestScaleOutAndInWhileInputFlows(t *testing.T) {
+	t.Run("at least once", func(t *testing.T) { scaleOutAndIn(t) })
+	t.Run("exactly once", func(t *testing.T) { scaleOutAndIn(t, eddy.ExactlyOnce()) })
+}
+
+func scaleOutAndIn(t *testing.T, opts ...eddy.Opt) {
 	cluster := kafka.Cluster(t)
 	const partitions = 6
 	in := cluster.NewTopic(t, partitions, nil)
@@ -161,9 +166,11 @@ func TestScaleOutAndInWhileInputFlows(t *testing.T) {
 	appID := in + "-app"
 	start := func(name string) *instance {
 		return startApp(t, name, cluster, trackedCountTopology(t, in, out, name, registry),
-			eddy.ApplicationID(appID),
-			eddy.StateDir(t.TempDir()),
-			eddy.CommitInterval(100*time.Millisecond),
+			append([]eddy.Opt{
+				eddy.ApplicationID(appID),
+				eddy.StateDir(t.TempDir()),
+				eddy.CommitInterval(100 * time.Millisecond),
+			}, opts...)...,
 		)
 	}
 

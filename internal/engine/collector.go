@@ -112,3 +112,11 @@ func (c *collector) nextOffset(topic string, partition int32) (int64, bool) {
 	n, ok := c.next[topicPartition{topic, partition}]
 	return n, ok
 }
+
+// reset forgets the first produce error, after an aborted transaction discarded every
+// record it was about.
+func (c *collector) reset() {
+	c.mu.Lock()
+	c.firstErr = nil
+	c.mu.Unlock()
+}

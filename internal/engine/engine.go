@@ -48,6 +48,11 @@ type Config struct {
 	// PollRecords bounds the records taken per poll, so that a rebalance held back while
 	// a batch is processed waits at most one batch.
 	PollRecords int
+	// TransactionalID turns exactly-once processing on (Kafka Streams' EOS v2) when not
+	// empty: the instance's one transactional producer has this id, input is read
+	// read_committed, and a commit is a transaction holding the output records, the
+	// changelog records and the input offsets. See DESIGN.md for the protocol.
+	TransactionalID string
 	// Replication is the replication factor of the internal topics it creates; -1 is
 	// the broker's default.
 	Replication     int16
@@ -86,6 +91,14 @@ type Engine struct {
 	pending map[processor.TaskID]*runningTask
 	// fatal is the first error of a group callback; the loop stops with it.
 	fatal error
+	// txn is the transaction session under exactly-once; nil at least once. inTxn says
+	// whether a transaction is open. aborted counts transactions that ended in an abort.
+	txn     *kgo.GroupTransactSession
+	inTxn   bool
+	aborted int64
+	// callbacksWaiting is set when a rebalance waits for the loop to allow it: under
+	// exactly-once the loop then commits at once instead of at the commit interval.
+	callbacksWaiting atomic.Bool
 	// rebalancing is set from the moment the member (re)joins its group until its next
 	// assignment. Periodic commits wait meanwhile: the client holds offset commits back
 	// during a join, and a commit waiting there would stop every task for the whole
@@ -155,15 +168,29 @@ func Run(ctx context.Context, cfg Config) error {
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
 		kgo.AdjustFetchOffsetsFn(e.resetOffsets),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { e.callbacksWaiting.Store(true) }),
 	}, cfg.ClientOpts...)
-	if e.client, err = kgo.NewClient(opts...); err != nil {
+	if cfg.TransactionalID == "" {
+		e.client, err = kgo.NewClient(opts...)
+	} else {
+		opts = append(opts,
+			kgo.TransactionalID(cfg.TransactionalID),
+			kgo.TransactionTimeout(transactionTimeout),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		)
+		if e.txn, err = kgo.NewGroupTransactSession(opts...); err == nil {
+			e.client = e.txn.Client()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("group client: %w", err)
 	}
 	e.collector = newCollector(e.client, partitions)
 	e.restorer = &changelog.Restorer{
-		Admin:    e.admin,
-		Listener: cfg.RestoreListener,
-		Logger:   e.log,
+		Admin:         e.admin,
+		ReadCommitted: e.txn != nil,
+		Listener:      cfg.RestoreListener,
+		Logger:        e.log,
 		NewConsumer: func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error) {
 			return kgo.NewClient(append(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions)), opts...)...)
 		},
@@ -198,16 +225,29 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 
 		e.mu.Lock()
-		err := e.step(ctx, fetches)
-		if err == nil && time.Since(lastCommit) >= e.cfg.CommitInterval && !e.rebalancing.Load() {
+		err := e.beginTransaction()
+		if err == nil {
+			err = e.step(ctx, fetches)
+		}
+		committed := false
+		if err == nil && e.commitDue(lastCommit) {
 			commitCtx, cancel := commitContext(ctx)
-			err = e.commit(commitCtx, e.tasks)
+			if e.txn != nil {
+				err = e.commitTransaction(commitCtx)
+			} else {
+				err = e.commit(commitCtx, e.tasks)
+			}
 			cancel()
-			lastCommit = time.Now()
+			lastCommit, committed = time.Now(), true
 		}
 		e.publishStats()
 		e.mu.Unlock()
-		e.client.AllowRebalance()
+		// Under exactly-once a rebalance may only run between transactions, so that no
+		// revoked task has uncommitted work.
+		if e.txn == nil || committed {
+			e.callbacksWaiting.Store(false)
+			e.client.AllowRebalance()
+		}
 		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return nil // a restore cut short by shutdown: the next owner restores
 		}
@@ -215,6 +255,64 @@ func (e *Engine) loop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// transactionTimeout is the transaction timeout of the exactly-once producer: how long
+// the broker lets a transaction of a crashed instance block read_committed readers
+// before it aborts it. Kafka Streams: transaction.timeout.ms under exactly-once.
+const transactionTimeout = 10 * time.Second
+
+// commitDue reports whether the loop commits now: every commit interval, but not while
+// the member joins (offset commits wait for the join), and at once under exactly-once
+// when a rebalance waits for the loop.
+func (e *Engine) commitDue(lastCommit time.Time) bool {
+	if e.txn != nil && e.callbacksWaiting.Load() {
+		return true
+	}
+	return time.Since(lastCommit) >= e.cfg.CommitInterval && !e.rebalancing.Load()
+}
+
+// beginTransaction opens a transaction under exactly-once if none is open. REQUIRES: e.mu.
+func (e *Engine) beginTransaction() error {
+	if e.txn == nil || e.inTxn {
+		return nil
+	}
+	if err := e.txn.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	e.inTxn = true
+	return nil
+}
+
+// commitTransaction ends the open transaction. franz-go's session flushes the output and
+// changelog records, commits the offsets of every polled record (all processed: the
+// loop drains the tasks each step) with the group's generation, and commits the
+// transaction unless a rebalance or an error makes that unsafe. Committed: the stores
+// commit too. Aborted: every task rolls its stores back to their last commit and
+// forgets its queued records, and the session rewinds the consumer to the committed
+// offsets. REQUIRES: e.mu.
+func (e *Engine) commitTransaction(ctx context.Context) error {
+	if !e.inTxn {
+		return nil
+	}
+	e.inTxn = false
+	committed, err := e.txn.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return fmt.Errorf("ending a transaction: %w", err)
+	}
+	if committed {
+		return e.commitStores(e.tasks)
+	}
+	e.aborted++
+	e.log.Info("transaction aborted; tasks roll back to their last commit", "aborted_total", e.aborted)
+	e.collector.reset()
+	for id, t := range e.tasks {
+		if err := t.DB().Abort(); err != nil {
+			return fmt.Errorf("task %s: rolling back: %w", id, err)
+		}
+		t.Rewind(t.committed)
+	}
+	return nil
 }
 
 // commitTimeout bounds a commit: a cluster that cannot take one in that time fails the
@@ -339,6 +437,12 @@ func (e *Engine) commit(ctx context.Context, tasks map[processor.TaskID]*running
 			return err
 		}
 	}
+	return e.commitStores(tasks)
+}
+
+// commitStores commits each task's stores with the changelog offsets they reflect, once
+// its input offsets are committed. REQUIRES: e.mu.
+func (e *Engine) commitStores(tasks map[processor.TaskID]*runningTask) error {
 	for id, t := range tasks {
 		for topic, next := range t.Consumed() {
 			t.committed[topic] = next
@@ -432,6 +536,12 @@ func (e *Engine) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 	defer e.mu.Unlock()
 	moving := e.takeTasks(revoked)
 	if len(moving) == 0 {
+		return
+	}
+	if e.txn != nil {
+		// The loop allows rebalances only between transactions: nothing to commit.
+		e.closeTasks(moving, true)
+		e.log.Info("tasks revoked", "closed", len(moving), "running", len(e.tasks))
 		return
 	}
 	ctx, cancel := commitContext(ctx)
@@ -601,10 +711,20 @@ func (e *Engine) shutdown(clean bool) error {
 	var errs []error
 	e.mu.Lock()
 	if clean && e.fatal == nil {
-		if err := e.commit(ctx, e.tasks); err != nil {
+		commit := func() error { return e.commit(ctx, e.tasks) }
+		if e.txn != nil {
+			commit = func() error { return e.commitTransaction(ctx) }
+		}
+		if err := commit(); err != nil {
 			errs = append(errs, fmt.Errorf("final commit: %w", err))
 			clean = false
 		}
+	}
+	if e.inTxn {
+		if _, err := e.txn.End(ctx, kgo.TryAbort); err != nil {
+			errs = append(errs, fmt.Errorf("aborting the open transaction: %w", err))
+		}
+		e.inTxn = false
 	}
 	all := e.tasks
 	maps.Copy(all, e.pending)

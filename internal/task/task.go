@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
@@ -259,6 +260,17 @@ func (t *Task) Process() (bool, error) {
 // PunctuateWallClock runs the wall-clock punctuators that are due.
 func (t *Task) PunctuateWallClock() (bool, error) {
 	return t.punctuate(processor.WallClockTime, t.now())
+}
+
+// Rewind forgets the records queued and processed since the last commit, whose input
+// offsets were consumed, after the engine rolled the task's stores back: the consumer
+// reads them again from consumed.
+func (t *Task) Rewind(consumed map[string]int64) {
+	for _, q := range t.group.queues {
+		clear(q.records)
+		q.records, q.head = q.records[:0], 0
+	}
+	t.consumed = maps.Clone(consumed)
 }
 
 // Consumed returns, per input topic, the offset of the next record to read, for the
