@@ -9,4 +9,11 @@ import (
 
 var kafka = kafkatest.NewShared()
 
-func TestMain(m *testing.M) { os.Exit(kafka.Run(m)) }
+func TestMain(m *testing.M) {
+	// The crash tests run instances as child processes of this test binary, so that
+	// they can be killed for real.
+	if os.Getenv(childInstanceEnv) != "" {
+		os.Exit(runChildInstance())
+	}
+	os.Exit(kafka.Run(m))
+}

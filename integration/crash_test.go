@@ -1,0 +1,306 @@
+package integration_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// childInstanceEnv holds, in a child process, the JSON childConfig of the instance to run.
+const childInstanceEnv = "EDDY_TEST_CHILD_INSTANCE"
+
+type childConfig struct {
+	Brokers  []string
+	In, Out  string
+	App      string
+	StateDir string
+}
+
+// tally is the state and the output of the crash test's topology: the count and the sum
+// of the amounts of one key.
+type tally struct {
+	Count int64 `json:"count"`
+	Sum   int64 `json:"sum"`
+}
+
+var tallyStore = store.KeyValue("tallies", serde.String(), serde.JSON[tally]())
+
+type tallier struct{ kv store.KV[string, tally] }
+
+func (p *tallier) Init(ctx processor.InitContext) error {
+	p.kv = tallyStore.From(ctx)
+	return nil
+}
+
+func (p *tallier) Process(ctx processor.Context[string, tally], r processor.Record[string, int64]) error {
+	t, _, err := p.kv.Get(r.Key)
+	if err != nil {
+		return err
+	}
+	t.Count++
+	t.Sum += r.Value
+	if err := p.kv.Put(r.Key, t); err != nil {
+		return err
+	}
+	ctx.Forward(processor.Record[string, tally]{Key: r.Key, Value: t, Timestamp: r.Timestamp})
+	return nil
+}
+
+func tallyTopology(in, out string) (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{in})
+	topology.AddProcessor(b, "tally", func() processor.Processor[string, int64, string, tally] { return &tallier{} }, "in")
+	topology.AddStore(b, tallyStore, "tally")
+	topology.AddSink(b, "out", out, serde.String(), serde.JSON[tally](), []string{"tally"})
+	return b.Build()
+}
+
+// runChildInstance runs one exactly-once instance until SIGTERM (or a kill).
+func runChildInstance() int {
+	var cfg childConfig
+	if err := json.Unmarshal([]byte(os.Getenv(childInstanceEnv)), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "child instance:", err)
+		return 2
+	}
+	topo, err := tallyTopology(cfg.In, cfg.Out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child instance:", err)
+		return 2
+	}
+	app, err := eddy.New(topo,
+		eddy.ApplicationID(cfg.App),
+		eddy.SeedBrokers(cfg.Brokers...),
+		eddy.StateDir(cfg.StateDir),
+		eddy.ExactlyOnce(),
+		// A killed member holds its tasks until its session times out: the broker's
+		// minimum, so that the test spends its time processing, not waiting.
+		eddy.ClientOptions(kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(time.Second)),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child instance:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := app.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "child instance:", err)
+		return 1
+	}
+	return 0
+}
+
+// child is an instance process.
+type child struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // how it exited, once exited is closed
+}
+
+func startChild(t *testing.T, cfg childConfig, logPath string) *child {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childInstanceEnv+"="+string(b))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		logFile.Close()
+		close(c.exited)
+	}()
+	return c
+}
+
+// signal sends sig to the process, if it still runs, and waits for it to exit.
+func (c *child) signal(sig syscall.Signal) error {
+	select {
+	case <-c.exited:
+	default:
+		c.cmd.Process.Signal(sig)
+		<-c.exited
+	}
+	return c.err
+}
+
+// TestCrashLoopExactlyOnce runs three exactly-once instances as processes on a count and
+// sum per key while input flows, kills a random one with SIGKILL every few seconds and
+// restarts it on its state directory, many times. Read committed, every key's counts
+// must then be exactly 1, 2, ..., n, and its final sum the sum of its input.
+func TestCrashLoopExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills processes for a minute or two; skipped with -short")
+	}
+	cluster := kafka.Cluster(t)
+	const partitions, keys, kills = 6, 200, 8
+	in := cluster.NewTopic(t, partitions, nil)
+	out := cluster.NewTopic(t, partitions, nil)
+	logDir := t.TempDir()
+	configs := make([]childConfig, 3)
+	for i := range configs {
+		configs[i] = childConfig{Brokers: cluster.Seeds(), In: in, Out: out, App: in + "-app", StateDir: t.TempDir()}
+	}
+	logPath := func(i int) string { return filepath.Join(logDir, fmt.Sprintf("instance-%d.log", i)) }
+	children := make([]*child, 3)
+	for i := range children {
+		children[i] = startChild(t, configs[i], logPath(i))
+	}
+	t.Cleanup(func() {
+		for _, c := range children {
+			c.signal(syscall.SIGKILL)
+		}
+	})
+
+	// Input flows until the kills are over: random amounts on random keys.
+	var (
+		mu        sync.Mutex
+		wantCount = map[string]int64{}
+		wantSum   = map[string]int64{}
+		produced  int
+	)
+	producer := cluster.Client(t, kgo.DefaultProduceTopic(in))
+	ctx, stopInput := context.WithCancel(t.Context())
+	inputDone := make(chan error, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var err error
+		for ctx.Err() == nil && err == nil {
+			key := fmt.Sprintf("key-%03d", rng.IntN(keys))
+			amount := int64(1 + rng.IntN(100))
+			value, _ := serde.Int64().Serialize(in, amount)
+			if err = producer.ProduceSync(t.Context(), kgo.KeySliceRecord([]byte(key), value)).FirstErr(); err == nil {
+				mu.Lock()
+				wantCount[key]++
+				wantSum[key] += amount
+				produced++
+				mu.Unlock()
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		inputDone <- err
+	}()
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range kills {
+		time.Sleep(time.Duration(2000+rng.IntN(2000)) * time.Millisecond)
+		i := rng.IntN(len(children))
+		select {
+		case <-children[i].exited:
+			t.Fatalf("instance %d exited before it was killed: %v; its log:\n%s", i, children[i].err, tailLogs(logDir))
+		default:
+		}
+		children[i].signal(syscall.SIGKILL)
+		children[i] = startChild(t, configs[i], logPath(i))
+	}
+	stopInput()
+	if err := <-inputDone; err != nil {
+		t.Fatalf("producing input: %v", err)
+	}
+
+	reader := cluster.Client(t, kgo.ConsumeTopics(out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	emitted := map[string][]tally{}
+	latest := map[string]int64{}
+	readCtx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	for !maps.Equal(latest, wantCount) {
+		fetches := reader.PollFetches(readCtx)
+		if readCtx.Err() != nil {
+			t.Fatalf("after 3 minutes the output is not complete: %d of %d keys have their final count; instance logs in %s:\n%s",
+				countEqual(latest, wantCount), len(wantCount), logDir, tailLogs(logDir))
+		}
+		if err := fetches.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range fetches.Records() {
+			var v tally
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatal(err)
+			}
+			emitted[string(r.Key)] = append(emitted[string(r.Key)], v)
+			latest[string(r.Key)] = v.Count
+			if v.Count > wantCount[string(r.Key)] {
+				t.Fatalf("%s: count %d exceeds the %d input records of the key: records were processed twice",
+					r.Key, v.Count, wantCount[string(r.Key)])
+			}
+		}
+	}
+
+	duplicates, gaps, records := 0, 0, 0
+	for _, key := range slices.Sorted(maps.Keys(wantCount)) {
+		seq := emitted[key]
+		records += len(seq)
+		for i, v := range seq {
+			switch {
+			case v.Count < int64(i+1):
+				duplicates++
+			case v.Count > int64(i+1):
+				gaps++
+			}
+			if v.Count != int64(i+1) {
+				t.Errorf("%s: count %d at position %d of %d emitted", key, v.Count, i+1, len(seq))
+				break
+			}
+		}
+		if last := seq[len(seq)-1]; last.Sum != wantSum[key] {
+			t.Errorf("%s: final sum %d, want %d", key, last.Sum, wantSum[key])
+		}
+	}
+	t.Logf("crash loop: %d kills (SIGKILL) of 3 instance processes; %d input records, %d committed output records over %d keys; duplicates %d, gaps %d",
+		kills, produced, records, len(wantCount), duplicates, gaps)
+
+	for i, c := range children {
+		if err := c.signal(syscall.SIGTERM); err != nil {
+			t.Errorf("instance %d did not stop cleanly: %v; its log:\n%s", i, err, tailLogs(logDir))
+		}
+	}
+}
+
+func countEqual(a, b map[string]int64) int {
+	n := 0
+	for k, v := range b {
+		if a[k] == v {
+			n++
+		}
+	}
+	return n
+}
+
+// tailLogs returns the last lines of every instance log in dir.
+func tailLogs(dir string) string {
+	var sb strings.Builder
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		fmt.Fprintf(&sb, "== %s\n%s\n", filepath.Base(f), strings.Join(lines[max(0, len(lines)-15):], "\n"))
+	}
+	return sb.String()
+}
