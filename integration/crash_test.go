@@ -94,6 +94,7 @@ func runChildInstance() int {
 		// A killed member holds its tasks until its session times out: the broker's
 		// minimum, so that the test spends its time processing, not waiting.
 		eddy.ClientOptions(kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(time.Second)),
+		eddy.OnRestore(restorePrinter{}),
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child instance:", err)
@@ -107,6 +108,18 @@ func runChildInstance() int {
 	}
 	return 0
 }
+
+// restorePrinter writes a line per restored store partition, for the parent test.
+type restorePrinter struct{}
+
+func (restorePrinter) OnRestoreStart(string, int32, string, int64, int64) {}
+func (restorePrinter) OnBatchRestored(string, int32, string, int64, int) {}
+func (restorePrinter) OnRestoreEnd(topic string, partition int32, store string, total int64, took time.Duration) {
+	fmt.Fprintf(os.Stderr, "%s %d %d %d\n", restoredLine, partition, total, took.Microseconds())
+}
+
+// restoredLine starts a restorePrinter line: partition, records, microseconds.
+const restoredLine = "RESTORED"
 
 // child is an instance process.
 type child struct {
