@@ -113,7 +113,7 @@ func runChildInstance() int {
 type restorePrinter struct{}
 
 func (restorePrinter) OnRestoreStart(string, int32, string, int64, int64) {}
-func (restorePrinter) OnBatchRestored(string, int32, string, int64, int) {}
+func (restorePrinter) OnBatchRestored(string, int32, string, int64, int)  {}
 func (restorePrinter) OnRestoreEnd(topic string, partition int32, store string, total int64, took time.Duration) {
 	fmt.Fprintf(os.Stderr, "%s %d %d %d\n", restoredLine, partition, total, took.Microseconds())
 }
