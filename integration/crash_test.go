@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/integration/kafkatest"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -164,6 +165,147 @@ func (c *child) signal(sig syscall.Signal) error {
 	return c.err
 }
 
+// eosRig runs exactly-once instance processes on the tally topology, with input flowing
+// from the test, and checks the committed output.
+type eosRig struct {
+	t        *testing.T
+	cluster  *kafkatest.Cluster
+	in, out  string
+	logDir   string
+	configs  []childConfig
+	children []*child
+
+	mu        sync.Mutex
+	wantCount map[string]int64
+	wantSum   map[string]int64
+	produced  int
+
+	stopInput func()
+	inputDone chan error
+}
+
+// newEOSRig starts instances processes and input over keys keys.
+func newEOSRig(t *testing.T, instances, partitions, keys int) *eosRig {
+	t.Helper()
+	cluster := kafka.Cluster(t)
+	r := &eosRig{
+		t:         t,
+		cluster:   cluster,
+		in:        cluster.NewTopic(t, int32(partitions), nil),
+		out:       cluster.NewTopic(t, int32(partitions), nil),
+		logDir:    t.TempDir(),
+		wantCount: map[string]int64{},
+		wantSum:   map[string]int64{},
+		inputDone: make(chan error, 1),
+	}
+	for i := range instances {
+		r.configs = append(r.configs, childConfig{Brokers: cluster.Seeds(), In: r.in, Out: r.out, App: r.in + "-app", StateDir: t.TempDir()})
+		r.children = append(r.children, startChild(t, r.configs[i], r.logPath(i)))
+	}
+	t.Cleanup(func() {
+		for _, c := range r.children {
+			c.signal(syscall.SIGKILL)
+		}
+	})
+
+	producer := cluster.Client(t, kgo.DefaultProduceTopic(r.in))
+	ctx, cancel := context.WithCancel(t.Context())
+	r.stopInput = cancel
+	go func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var err error
+		for ctx.Err() == nil && err == nil {
+			key := fmt.Sprintf("key-%03d", rng.IntN(keys))
+			amount := int64(1 + rng.IntN(100))
+			value, _ := serde.Int64().Serialize(r.in, amount)
+			if err = producer.ProduceSync(t.Context(), kgo.KeySliceRecord([]byte(key), value)).FirstErr(); err == nil {
+				r.mu.Lock()
+				r.wantCount[key]++
+				r.wantSum[key] += amount
+				r.produced++
+				r.mu.Unlock()
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		r.inputDone <- err
+	}()
+	return r
+}
+
+func (r *eosRig) logPath(i int) string {
+	return filepath.Join(r.logDir, fmt.Sprintf("instance-%d.log", i))
+}
+
+// restart kills instance i with SIGKILL and starts it again on its state directory.
+func (r *eosRig) restart(i int) {
+	r.t.Helper()
+	select {
+	case <-r.children[i].exited:
+		r.t.Fatalf("instance %d exited before it was killed: %v; the logs:\n%s", i, r.children[i].err, tailLogs(r.logDir))
+	default:
+	}
+	r.children[i].signal(syscall.SIGKILL)
+	r.children[i] = startChild(r.t, r.configs[i], r.logPath(i))
+}
+
+// finish stops the input, reads the output read_committed until every key has its
+// final count, checks that every key's counts are exactly 1..n and its final sum is
+// right, stops the instances, and returns the number of output records.
+func (r *eosRig) finish() (records int) {
+	t := r.t
+	t.Helper()
+	r.stopInput()
+	if err := <-r.inputDone; err != nil {
+		t.Fatalf("producing input: %v", err)
+	}
+	reader := r.cluster.Client(t, kgo.ConsumeTopics(r.out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	emitted := map[string][]tally{}
+	latest := map[string]int64{}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	for !maps.Equal(latest, r.wantCount) {
+		fetches := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("after 3 minutes the output is not complete: %d of %d keys have their final count; the logs:\n%s",
+				countEqual(latest, r.wantCount), len(r.wantCount), tailLogs(r.logDir))
+		}
+		if err := fetches.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range fetches.Records() {
+			var v tally
+			if err := json.Unmarshal(rec.Value, &v); err != nil {
+				t.Fatal(err)
+			}
+			key := string(rec.Key)
+			emitted[key] = append(emitted[key], v)
+			latest[key] = v.Count
+			if v.Count > r.wantCount[key] {
+				t.Fatalf("%s: count %d exceeds the %d input records of the key: records were processed twice", key, v.Count, r.wantCount[key])
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(r.wantCount)) {
+		seq := emitted[key]
+		records += len(seq)
+		for i, v := range seq {
+			if v.Count != int64(i+1) {
+				t.Errorf("%s: count %d at position %d of %d emitted: a gap or a repeat", key, v.Count, i+1, len(seq))
+				break
+			}
+		}
+		if last := seq[len(seq)-1]; last.Sum != r.wantSum[key] {
+			t.Errorf("%s: final sum %d, want %d", key, last.Sum, r.wantSum[key])
+		}
+	}
+	for i, c := range r.children {
+		if err := c.signal(syscall.SIGTERM); err != nil {
+			t.Errorf("instance %d did not stop cleanly: %v; the logs:\n%s", i, err, tailLogs(r.logDir))
+		}
+	}
+	return records
+}
+
 // TestCrashLoopExactlyOnce runs three exactly-once instances as processes on a count and
 // sum per key while input flows, kills a random one with SIGKILL every few seconds and
 // restarts it on its state directory, many times. Read committed, every key's counts
@@ -172,128 +314,49 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes for a minute or two; skipped with -short")
 	}
-	cluster := kafka.Cluster(t)
-	const partitions, keys, kills = 6, 200, 8
-	in := cluster.NewTopic(t, partitions, nil)
-	out := cluster.NewTopic(t, partitions, nil)
-	logDir := t.TempDir()
-	configs := make([]childConfig, 3)
-	for i := range configs {
-		configs[i] = childConfig{Brokers: cluster.Seeds(), In: in, Out: out, App: in + "-app", StateDir: t.TempDir()}
-	}
-	logPath := func(i int) string { return filepath.Join(logDir, fmt.Sprintf("instance-%d.log", i)) }
-	children := make([]*child, 3)
-	for i := range children {
-		children[i] = startChild(t, configs[i], logPath(i))
-	}
-	t.Cleanup(func() {
-		for _, c := range children {
-			c.signal(syscall.SIGKILL)
-		}
-	})
-
-	// Input flows until the kills are over: random amounts on random keys.
-	var (
-		mu        sync.Mutex
-		wantCount = map[string]int64{}
-		wantSum   = map[string]int64{}
-		produced  int
-	)
-	producer := cluster.Client(t, kgo.DefaultProduceTopic(in))
-	ctx, stopInput := context.WithCancel(t.Context())
-	inputDone := make(chan error, 1)
-	go func() {
-		rng := rand.New(rand.NewPCG(1, 2))
-		var err error
-		for ctx.Err() == nil && err == nil {
-			key := fmt.Sprintf("key-%03d", rng.IntN(keys))
-			amount := int64(1 + rng.IntN(100))
-			value, _ := serde.Int64().Serialize(in, amount)
-			if err = producer.ProduceSync(t.Context(), kgo.KeySliceRecord([]byte(key), value)).FirstErr(); err == nil {
-				mu.Lock()
-				wantCount[key]++
-				wantSum[key] += amount
-				produced++
-				mu.Unlock()
-			}
-			time.Sleep(500 * time.Microsecond)
-		}
-		inputDone <- err
-	}()
-
+	const kills = 8
+	rig := newEOSRig(t, 3, 6, 200)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range kills {
 		time.Sleep(time.Duration(2000+rng.IntN(2000)) * time.Millisecond)
-		i := rng.IntN(len(children))
-		select {
-		case <-children[i].exited:
-			t.Fatalf("instance %d exited before it was killed: %v; its log:\n%s", i, children[i].err, tailLogs(logDir))
-		default:
-		}
-		children[i].signal(syscall.SIGKILL)
-		children[i] = startChild(t, configs[i], logPath(i))
+		rig.restart(rng.IntN(len(rig.children)))
 	}
-	stopInput()
-	if err := <-inputDone; err != nil {
-		t.Fatalf("producing input: %v", err)
-	}
+	records := rig.finish()
+	t.Logf("crash loop: %d kills (SIGKILL) of 3 instance processes; %d input records, %d committed output records over %d keys; duplicates and gaps: none (any would have failed the test)",
+		kills, rig.produced, records, len(rig.wantCount))
+}
 
-	reader := cluster.Client(t, kgo.ConsumeTopics(out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	emitted := map[string][]tally{}
-	latest := map[string]int64{}
-	readCtx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	for !maps.Equal(latest, wantCount) {
-		fetches := reader.PollFetches(readCtx)
-		if readCtx.Err() != nil {
-			t.Fatalf("after 3 minutes the output is not complete: %d of %d keys have their final count; instance logs in %s:\n%s",
-				countEqual(latest, wantCount), len(wantCount), logDir, tailLogs(logDir))
-		}
-		if err := fetches.Err(); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range fetches.Records() {
-			var v tally
-			if err := json.Unmarshal(r.Value, &v); err != nil {
-				t.Fatal(err)
-			}
-			emitted[string(r.Key)] = append(emitted[string(r.Key)], v)
-			latest[string(r.Key)] = v.Count
-			if v.Count > wantCount[string(r.Key)] {
-				t.Fatalf("%s: count %d exceeds the %d input records of the key: records were processed twice",
-					r.Key, v.Count, wantCount[string(r.Key)])
-			}
-		}
+// TestStalledInstanceIsFenced stops an exactly-once instance with SIGSTOP for longer than
+// its session timeout, so that its tasks move to the other instance, then lets it run
+// again: whatever it had in flight must not be committed, so the committed output still
+// counts every record exactly once.
+func TestStalledInstanceIsFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stalls a process past its session timeout; skipped with -short")
 	}
+	rig := newEOSRig(t, 2, 4, 100)
+	time.Sleep(4 * time.Second)
+	zombie := rig.children[0].cmd.Process
+	if err := zombie.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(12 * time.Second) // past the 6 s session timeout and the rebalance after it
+	if err := zombie.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	records := rig.finish()
 
-	duplicates, gaps, records := 0, 0, 0
-	for _, key := range slices.Sorted(maps.Keys(wantCount)) {
-		seq := emitted[key]
-		records += len(seq)
-		for i, v := range seq {
-			switch {
-			case v.Count < int64(i+1):
-				duplicates++
-			case v.Count > int64(i+1):
-				gaps++
-			}
-			if v.Count != int64(i+1) {
-				t.Errorf("%s: count %d at position %d of %d emitted", key, v.Count, i+1, len(seq))
-				break
-			}
-		}
-		if last := seq[len(seq)-1]; last.Sum != wantSum[key] {
-			t.Errorf("%s: final sum %d, want %d", key, last.Sum, wantSum[key])
-		}
+	log, err := os.ReadFile(rig.logPath(0))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("crash loop: %d kills (SIGKILL) of 3 instance processes; %d input records, %d committed output records over %d keys; duplicates %d, gaps %d",
-		kills, produced, records, len(wantCount), duplicates, gaps)
-
-	for i, c := range children {
-		if err := c.signal(syscall.SIGTERM); err != nil {
-			t.Errorf("instance %d did not stop cleanly: %v; its log:\n%s", i, err, tailLogs(logDir))
-		}
+	fenced := strings.Count(string(log), "transaction aborted") + strings.Count(string(log), "tasks lost")
+	if fenced == 0 {
+		t.Errorf("the stalled instance's log shows neither an aborted transaction nor lost tasks:\n%s", tailLogs(rig.logDir))
 	}
+	t.Logf("stalled instance: %d committed output records over %d keys, none twice; the zombie's log has %d aborts or losses",
+		records, len(rig.wantCount), fenced)
 }
 
 func countEqual(a, b map[string]int64) int {

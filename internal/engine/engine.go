@@ -146,6 +146,29 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	e.log.Debug("topics checked", "took", time.Since(began))
 
+	for {
+		err := e.member(ctx, partitions)
+		if !errors.Is(err, errTasksMigrated) || ctx.Err() != nil {
+			return err
+		}
+		// Kafka Streams: TaskMigratedException. The tasks were closed without a commit
+		// and their work since the last one is redone by whoever owns them now.
+		e.log.Warn("this instance lost its tasks or its producer was fenced; rejoining the group", "error", err)
+	}
+}
+
+// errTasksMigrated marks an error after which the instance cannot commit its tasks'
+// work (its producer was fenced, its transaction timed out, or it is no longer the
+// group member it was): the instance drops that work and joins the group again.
+var errTasksMigrated = errors.New("tasks migrated")
+
+// member runs one membership of the group: from joining it to leaving it, or to an
+// error. partitions are the partition counts of the topics the tasks read and write.
+func (e *Engine) member(ctx context.Context, partitions map[string]int32) error {
+	cfg := e.cfg
+	e.fatal, e.txn, e.inTxn = nil, nil, false
+	e.rebalancing.Store(false)
+	e.callbacksWaiting.Store(false)
 	balancer, err := rebalance.New(rebalance.Config{
 		Subtopologies: e.subtopologies,
 		TaskOffsets:   e.localTaskOffsets,
@@ -196,7 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	}
 
-	e.log.Info("instance started", "subtopologies", len(e.subtopologies))
+	e.log.Info("group member started", "subtopologies", len(e.subtopologies), "exactly_once", e.txn != nil)
 	err = e.loop(ctx)
 	return errors.Join(err, e.shutdown(err == nil))
 }
@@ -213,6 +236,14 @@ func (e *Engine) loop(ctx context.Context) error {
 		var fetchErr error
 		fetches.EachError(func(topic string, partition int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			var session *kgo.ErrGroupSession
+			if errors.As(err, &session) {
+				// The member left the group, or was put out of it (a stall past its
+				// session timeout): its tasks were closed as lost, and the client
+				// rejoins by itself.
+				e.log.Warn("group session ended; rejoining", "error", err)
 				return
 			}
 			if fetchErr == nil && !kerr.IsRetriable(err) {
@@ -298,7 +329,8 @@ func (e *Engine) commitTransaction(ctx context.Context) error {
 	e.inTxn = false
 	committed, err := e.txn.End(ctx, kgo.TryCommit)
 	if err != nil {
-		return fmt.Errorf("ending a transaction: %w", err)
+		// Fenced, timed out, or out of the group: nothing of this transaction counts.
+		return fmt.Errorf("%w: ending a transaction: %w", errTasksMigrated, err)
 	}
 	if committed {
 		return e.commitStores(e.tasks)
@@ -480,9 +512,19 @@ func (e *Engine) commitOffsets(ctx context.Context, offsets map[string]map[int32
 		}
 	})
 	if commitErr != nil {
+		if isMembershipError(commitErr) {
+			return fmt.Errorf("%w: committing offsets: %w", errTasksMigrated, commitErr)
+		}
 		return fmt.Errorf("committing offsets: %w", commitErr)
 	}
 	return nil
+}
+
+// isMembershipError reports whether err says the instance is no longer the group member
+// whose generation may commit.
+func isMembershipError(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // resetOffsets starts partitions without a committed offset at their end for sources
@@ -735,7 +777,7 @@ func (e *Engine) shutdown(clean bool) error {
 	// The last poll may have held a rebalance back; leaving the group waits for it.
 	e.client.AllowRebalance()
 	e.client.Close()
-	e.log.Info("instance stopped", "processed", e.processed, "skipped_undecodable", e.skipped)
+	e.log.Info("group member stopped", "processed", e.processed, "skipped_undecodable", e.skipped)
 	return errors.Join(errs...)
 }
 
