@@ -5,7 +5,7 @@ GO ?= go
 MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
 
-.PHONY: test test-unit test-integration lint kafka-image demo
+.PHONY: test test-unit test-integration lint kafka-image demo bench
 
 ## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
 test: lint test-unit test-integration
@@ -33,3 +33,8 @@ kafka-image:
 ## demo: the word count on an embedded broker (no install); DEMO_ARGS="-brokers host:port" for a real cluster
 demo:
 	cd examples && $(GO) run ./cmd/wordcount $(DEMO_ARGS)
+
+## bench: throughput figures on real Kafka, as ratios to a baseline of the same run (BENCH_ARGS="-records 200000")
+bench:
+	@image=$$(bash $(IMAGE_DIR)/select.sh) && \
+	cd integration && KAFKA_IMAGE=$$image $(GO) run ./cmd/bench $(BENCH_ARGS)
