@@ -45,7 +45,7 @@ var importRules = []importRule{
 	{pkg: "", mayImport: []string{"serde", "processor", "store/...", "changelog/...", "topology/...", "rebalance/...", "internal/...", "*"}},
 	// The examples and integration modules use the public API only.
 	{pkg: "examples/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "examples/...", kafkaClient}},
-	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "changelog/...", "topology/...", "eddytest/...", "examples/...", "*"}},
+	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "changelog/...", "topology/...", "eddytest/...", "examples/...", "integration/...", "*"}},
 }
 
 // listedPackage is the part of `go list -json` output that the rules need.
