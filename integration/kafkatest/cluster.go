@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -290,4 +291,26 @@ func setDefaultEnv(key, value string) {
 	if _, ok := os.LookupEnv(key); !ok {
 		os.Setenv(key, value)
 	}
+}
+
+// ErrExternal is returned by operations that need containers the harness started.
+var ErrExternal = errors.New("kafkatest: the cluster was not started by the harness")
+
+// Pause freezes every node (docker pause): connections stay open but nothing answers,
+// as in a broker outage or a long garbage collection pause. Unpause ends it.
+func (c *Cluster) Pause(ctx context.Context) error { return c.docker(ctx, "pause") }
+
+// Unpause lets paused nodes run again.
+func (c *Cluster) Unpause(ctx context.Context) error { return c.docker(ctx, "unpause") }
+
+func (c *Cluster) docker(ctx context.Context, verb string) error {
+	if len(c.containers) == 0 {
+		return ErrExternal
+	}
+	for _, ctr := range c.containers {
+		if out, err := exec.CommandContext(ctx, "docker", verb, ctr.GetContainerID()).CombinedOutput(); err != nil {
+			return fmt.Errorf("kafkatest: docker %s %s: %w: %s", verb, ctr.GetContainerID(), err, out)
+		}
+	}
+	return nil
 }

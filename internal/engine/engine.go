@@ -148,8 +148,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	for {
 		err := e.member(ctx, partitions)
-		if !errors.Is(err, errTasksMigrated) || ctx.Err() != nil {
+		if !errors.Is(err, errTasksMigrated) {
 			return err
+		}
+		if ctx.Err() != nil {
+			return nil // stopping anyway: the dropped work is redone by the tasks' next owner
 		}
 		// Kafka Streams: TaskMigratedException. The tasks were closed without a commit
 		// and their work since the last one is redone by whoever owns them now.
@@ -345,6 +348,11 @@ func (e *Engine) commitTransaction(ctx context.Context) error {
 		return nil
 	}
 	e.inTxn = false
+	// A transaction older than its timeout is aborted by the broker anyway; an End that
+	// takes as long (seen when the member was put out of the group while it stalled)
+	// must not hold the instance for the whole commit timeout.
+	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
+	defer cancel()
 	committed, err := e.txn.End(ctx, kgo.TryCommit)
 	if err != nil {
 		// Fenced, timed out, or out of the group: nothing of this transaction counts.
