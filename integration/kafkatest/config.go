@@ -87,13 +87,18 @@ func containerEnv(clusterID, heap string, config map[string]string) map[string]s
 }
 
 // newClusterID returns a random cluster id in the form Kafka's storage tool expects:
-// a UUID in URL-safe base64 without padding.
+// a UUID in URL-safe base64 without padding. Like Kafka's own Uuid.randomUuid, it never
+// starts with '-', which command lines would take for an option.
 func newClusterID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("kafkatest: cluster id: %w", err)
+	for {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("kafkatest: cluster id: %w", err)
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // freePorts returns n distinct TCP ports that were free on loopback a moment ago. All

@@ -111,3 +111,15 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	t.Logf("as an external cluster: %s", external)
 }
+
+func TestClusterIDsNeverLookLikeOptions(t *testing.T) {
+	for range 2000 {
+		id, err := newClusterID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(id) != 22 || id[0] == '-' {
+			t.Fatalf("cluster id %q: want 22 characters, not starting with '-'", id)
+		}
+	}
+}

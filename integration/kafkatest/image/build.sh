@@ -6,13 +6,15 @@
 #   3. a docker build that puts the jars and entrypoint.sh on the base.
 # Does nothing when the image exists already. Needs root (debootstrap), Docker, Maven.
 #
-# Environment: KAFKA_LOCAL_IMAGE names the image (default eddy/kafka:<VERSION>);
+# Environment: KAFKA_LOCAL_IMAGE names the image (default: see name.sh);
 # DEBIAN_MIRROR picks the mirror (default http://deb.debian.org/debian).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=name.sh
+. "$here/name.sh"
 version=$(<"$here/VERSION")
-image=${KAFKA_LOCAL_IMAGE:-eddy/kafka:$version}
+image=$(local_image_name "$here")
 base_image=eddy/debian-jre17:bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 

@@ -29,7 +29,7 @@ for var in $(compgen -e); do
 	esac
 done
 
-format_args=(-t "$CLUSTER_ID" -c "$config" --ignore-formatted)
+format_args=("--cluster-id=$CLUSTER_ID" -c "$config" --ignore-formatted)
 # Without a static voter set, a single node bootstraps a dynamic quorum of itself.
 grep -q '^controller\.quorum\.voters=' "$config" || format_args+=(--standalone)
 

@@ -8,9 +8,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=name.sh
+. "$here/name.sh"
 version=$(<"$here/VERSION")
 official=apache/kafka:$version
-local_image=${KAFKA_LOCAL_IMAGE:-eddy/kafka:$version}
+local_image=$(local_image_name "$here")
 
 log() { printf 'kafka-image: %s\n' "$*" >&2; }
 
