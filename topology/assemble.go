@@ -98,17 +98,19 @@ func (g *graph) sourceNode(n *node) *SourceNode {
 		Topics:      slices.Clone(n.topics),
 		Children:    names(g.children[n]),
 		OffsetReset: n.offsetReset,
+		Internal:    n.internal,
 		Decode:      n.decode,
 	}
 }
 
 func (g *graph) processorNode(n *node) *ProcessorNode {
 	return &ProcessorNode{
-		Name:     n.name,
-		Parents:  names(g.parents[n]),
-		Children: names(g.children[n]),
-		Stores:   slices.Clone(g.storeNames[n]),
-		New:      n.newProcessor,
+		Name:         n.name,
+		Parents:      names(g.parents[n]),
+		Children:     names(g.children[n]),
+		Stores:       slices.Clone(g.storeNames[n]),
+		GlobalStores: slices.Clone(n.globalStores),
+		New:          n.newProcessor,
 	}
 }
 
@@ -117,6 +119,7 @@ func (g *graph) sinkNode(n *node) *SinkNode {
 		Name:      n.name,
 		Parents:   names(g.parents[n]),
 		Topic:     n.topic,
+		Internal:  n.internal,
 		Encode:    n.encode,
 		Partition: n.partition,
 	}

@@ -1,6 +1,10 @@
 package topology
 
-import "errors"
+import (
+	"errors"
+	"maps"
+	"slices"
+)
 
 // Build checks the topology and returns it, or returns a *BuildError listing every
 // problem found (errors.Is(err, ErrInvalidTopology) holds). A topology is valid when:
@@ -28,6 +32,10 @@ func (b *Builder) Build() (*Topology, error) {
 		subtopologies: g.subtopologies(b.stores),
 		stores:        definitions(b.stores),
 		byTopic:       make(map[string]*Subtopology),
+		globals:       slices.Clone(b.globals),
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.internal)) {
+		t.internal = append(t.internal, *b.internal[name])
 	}
 	for _, s := range t.subtopologies {
 		for _, src := range s.Sources {

@@ -31,6 +31,10 @@ type Builder struct {
 	problems []error
 	// storeCalls counts AddStore calls, to name a store that has no name.
 	storeCalls int
+	// internal are the internal topics the DSL declared, by name.
+	internal map[string]*internalTopic
+	// globals are the global stores, in order.
+	globals []GlobalStore
 }
 
 // NewBuilder returns an empty Builder.
@@ -74,8 +78,13 @@ type node struct {
 	offsetReset OffsetReset
 	decode      decodeFunc
 
+	// Sources and sinks: the topics are internal topics (InternalTopic).
+	internal bool
+
 	// Processors only; nil when the supplier is.
 	newProcessor func() NodeProcessor
+	// globalStores are the global stores the processor reads.
+	globalStores []string
 
 	// Sinks only.
 	topic     string

@@ -52,6 +52,9 @@ type SourceNode struct {
 	Topics      []string
 	Children    []string
 	OffsetReset OffsetReset
+	// Internal: the topics are internal topics (see InternalTopic), whose names
+	// Topology.WithApplicationID completes.
+	Internal bool
 	// Decode deserializes a raw Kafka record and extracts its event time (with the
 	// source's timestamp extractor, by default the record's own timestamp). The
 	// returned record owns no part of key or value.
@@ -65,6 +68,8 @@ type ProcessorNode struct {
 	Children []string
 	// Stores names the stores connected to this node.
 	Stores []string
+	// GlobalStores names the global stores the node reads (see GlobalStore).
+	GlobalStores []string
 	// New makes the node's processor for one task.
 	New func() NodeProcessor
 }
@@ -74,7 +79,11 @@ type SinkNode struct {
 	Name    string
 	Parents []string
 	Topic   string
-	// Encode serializes a record's key and value for the topic.
+	// Internal: Topic is an internal topic, whose name Topology.WithApplicationID
+	// completes.
+	Internal bool
+	// Encode serializes a record's key and value for the topic. A record whose Value is
+	// nil (untyped: the DSL's tombstones) gets a nil value, Kafka's null.
 	Encode func(r AnyRecord) (key, value []byte, err error)
 	// Partition picks the partition of a record among n, or is nil to leave the choice
 	// to the producer's default partitioner (murmur2 of the key bytes, as Kafka's). A

@@ -31,6 +31,12 @@ func WithPartitioner[K, V any](fn func(key K, value V, numPartitions int32) int3
 // assignable from those the parents forward; Build reports any that are not.
 // Kafka Streams: Topology#addSink.
 func AddSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], values serde.Serde[V], parents []string, opts ...SinkOption[K, V]) {
+	addSink(b, name, topic, keys, values, parents, false, opts...)
+}
+
+// addSink adds a sink; an internal sink writes an internal topic, named without the
+// application id.
+func addSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], values serde.Serde[V], parents []string, internal bool, opts ...SinkOption[K, V]) {
 	if b == nil {
 		return
 	}
@@ -41,12 +47,13 @@ func AddSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], valu
 		}
 	}
 	n := &node{
-		kind:    sinkKind,
-		name:    name,
-		parents: slices.Clone(parents),
-		inKey:   reflect.TypeFor[K](),
-		inValue: reflect.TypeFor[V](),
-		topic:   topic,
+		kind:     sinkKind,
+		name:     name,
+		parents:  slices.Clone(parents),
+		inKey:    reflect.TypeFor[K](),
+		inValue:  reflect.TypeFor[V](),
+		topic:    topic,
+		internal: internal,
 	}
 	b.add(n)
 	if topic == "" {
@@ -77,6 +84,9 @@ func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Ser
 		key, err := keys.Serialize(topic, in.Key)
 		if err != nil {
 			return nil, nil, fmt.Errorf("topology: %s: topic %q: serializing key: %w", what, topic, err)
+		}
+		if r.Value == nil {
+			return key, nil, nil // a tombstone
 		}
 		value, err := values.Serialize(topic, in.Value)
 		if err != nil {

@@ -46,6 +46,12 @@ func WithOffsetReset[K, V any](reset OffsetReset) SourceOption[K, V] {
 // given serdes. Every topic must be read by one source only. The source's children are
 // the processors and sinks that name it as a parent. Kafka Streams: Topology#addSource.
 func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, opts ...SourceOption[K, V]) {
+	addSource(b, name, keys, values, topics, false, opts...)
+}
+
+// addSource adds a source; internal sources read internal topics, named without the
+// application id.
+func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, internal bool, opts ...SourceOption[K, V]) {
 	if b == nil {
 		return
 	}
@@ -62,6 +68,7 @@ func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 		outValue:    reflect.TypeFor[V](),
 		topics:      slices.Clone(topics),
 		offsetReset: o.reset,
+		internal:    internal,
 	}
 	b.add(n)
 	if keys == nil {

@@ -16,6 +16,9 @@ type Topology struct {
 	stores        []store.Definition
 	// byTopic indexes subtopologies by the topics their sources read.
 	byTopic map[string]*Subtopology
+	// internal are the internal topics, in order of declaration.
+	internal []internalTopic
+	globals  []GlobalStore
 }
 
 // Subtopologies returns the subtopologies, ordered by ID. IDs are numbered from 0 in the
@@ -81,6 +84,7 @@ func (s *Subtopology) clone() *Subtopology {
 		n.Parents = slices.Clone(p.Parents)
 		n.Children = slices.Clone(p.Children)
 		n.Stores = slices.Clone(p.Stores)
+		n.GlobalStores = slices.Clone(p.GlobalStores)
 		c.Processors = append(c.Processors, &n)
 	}
 	for _, sink := range s.Sinks {

@@ -48,6 +48,7 @@ func (b *Builder) check() (*graph, []error) {
 	c.checkParents()
 	c.checkTopics()
 	c.checkStores()
+	c.checkGlobals()
 	c.checkCycles()
 	return c.g, c.problems
 }
