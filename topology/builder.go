@@ -35,10 +35,32 @@ type Builder struct {
 	internal map[string]*internalTopic
 	// globals are the global stores, in order.
 	globals []GlobalStore
+	// requireNames: see RequireExplicitNames. generated counts the names the DSL
+	// generated, to number them.
+	requireNames bool
+	generated    int
 }
 
 // NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{} }
+func NewBuilder(opts ...BuilderOption) *Builder {
+	b := &Builder{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(b)
+		}
+	}
+	return b
+}
+
+// BuilderOption configures a Builder.
+type BuilderOption func(*Builder)
+
+// RequireExplicitNames makes Build refuse a topology in which a store, changelog or
+// internal topic would be named by the builder rather than by the user: such generated
+// names depend on the order of the DSL calls, so a change to the topology can rename
+// them, which orphans their state and records. Default off, as in Kafka Streams, whose
+// ensure.explicit.internal.resource.naming (KIP-1111) it matches.
+func RequireExplicitNames() BuilderOption { return func(b *Builder) { b.requireNames = true } }
 
 type nodeKind int
 

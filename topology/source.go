@@ -46,12 +46,14 @@ func WithOffsetReset[K, V any](reset OffsetReset) SourceOption[K, V] {
 // given serdes. Every topic must be read by one source only. The source's children are
 // the processors and sinks that name it as a parent. Kafka Streams: Topology#addSource.
 func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, opts ...SourceOption[K, V]) {
-	addSource(b, name, keys, values, topics, false, opts...)
+	addSource(b, name, keys, values, topics, false, false, opts...)
 }
 
 // addSource adds a source; internal sources read internal topics, named without the
 // application id.
-func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, internal bool, opts ...SourceOption[K, V]) {
+// nullAware sources, those of the DSL, pass a null key or value on as nil instead of
+// deserializing it.
+func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, internal, nullAware bool, opts ...SourceOption[K, V]) {
 	if b == nil {
 		return
 	}
@@ -92,7 +94,7 @@ func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 		b.problemf("%s: unknown offset reset %d", n, int(o.reset))
 	}
 	if keys != nil && values != nil {
-		n.decode = decoder(name, keys, values, o.extract)
+		n.decode = decoder(name, keys, values, o.extract, nullAware)
 	}
 }
 
@@ -106,22 +108,36 @@ func recordTimestamp[K, V any](r processor.Record[K, V]) (time.Time, error) {
 }
 
 // decoder makes the Decode function of a source: deserialize the key, then the value,
-// then extract the event time. Bytes, nil ones included, go to the serdes as they are.
-func decoder[K, V any](source string, keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error)) decodeFunc {
+// then extract the event time. Bytes, nil ones included, go to the serdes as they are,
+// unless the source is nullAware: then a nil key or value becomes a nil in the record,
+// and the extractor sees the zero value.
+func decoder[K, V any](source string, keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error), nullAware bool) decodeFunc {
 	return func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (AnyRecord, error) {
-		k, err := keys.Deserialize(topic, key)
-		if err != nil {
-			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
+		var k K
+		var v V
+		var err error
+		if key != nil || !nullAware {
+			if k, err = keys.Deserialize(topic, key); err != nil {
+				return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
+			}
 		}
-		v, err := values.Deserialize(topic, value)
-		if err != nil {
-			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
+		if value != nil || !nullAware {
+			if v, err = values.Deserialize(topic, value); err != nil {
+				return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
+			}
 		}
 		r := processor.Record[K, V]{Key: k, Value: v, Timestamp: timestamp, Headers: headers}
 		t, err := extract(r)
 		if err != nil {
 			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: extracting timestamp: %w", source, topic, err)
 		}
-		return AnyRecord{Key: k, Value: v, Timestamp: t, Headers: headers}, nil
+		out := AnyRecord{Key: k, Value: v, Timestamp: t, Headers: headers}
+		if nullAware && key == nil {
+			out.Key = nil
+		}
+		if nullAware && value == nil {
+			out.Value = nil
+		}
+		return out, nil
 	}
 }
