@@ -256,3 +256,42 @@ func groupByNodeName(name string) string {
 	}
 	return fmt.Sprintf("%s-key-select", name)
 }
+
+// Merge returns the stream of the records of a and b, both of the same Builder, in the
+// order they reach it: there is no ordering between the two, as records of a and b
+// arrive from different partitions. A later grouping or join repartitions the merged
+// stream when it would repartition a or b. Kafka Streams: KStream#merge.
+//
+// Unlike Kafka Streams, which drops both streams' serdes, the merged stream keeps a's
+// serdes, or b's where a's are unknown: either round-trips every value of its type.
+func Merge[K, V any](a, b Stream[K, V], opts ...Option) Stream[K, V] {
+	bld := a.b
+	if bld == nil {
+		bld = b.b
+	}
+	if bld == nil {
+		return Stream[K, V]{}
+	}
+	name := bld.nodeName(applyOptions(opts).name, "KSTREAM-MERGE")
+	if a.b != b.b {
+		bld.problemf("merge %q: the streams belong to different builders (or one to none)", name)
+		return Stream[K, V]{}
+	}
+	if a.node == b.node {
+		bld.problemf("merge %q: stream %q merged with itself", name, a.node)
+		return Stream[K, V]{}
+	}
+	addFuncNode(bld, name, func(ctx *dslContext[K, V], r dslRecord[K, V]) error {
+		ctx.forward(r)
+		return nil
+	}, a.node, b.node)
+	out := a.next(name)
+	if out.keys == nil {
+		out.keys = b.keys
+	}
+	if out.values == nil {
+		out.values = b.values
+	}
+	out.repartition = a.repartition || b.repartition
+	return out
+}
