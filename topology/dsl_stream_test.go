@@ -634,7 +634,20 @@ func TestProcessRunsAProcessorWithItsStores(t *testing.T) {
 	topology.To(numbered, "out", serde.Int64(), serde.String())
 	// A second processor sharing the store runs in the same subtopology.
 	topology.ForEach(topology.Process(in, pass[string, string](), []store.Definition{seen}, topology.Named("reader")), func(string, string) error { return nil })
-	d := startDriver(t, b)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"Processor: numberer (stores: [seen])", "Processor: reader (stores: [seen])"} {
+		if !strings.Contains(topo.Describe(), line) {
+			t.Errorf("Describe() =\n%s\nwant the line %q", topo.Describe(), line)
+		}
+	}
+	d, err := eddytest.New(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	pipeAll(t, d, "in", []strRecord{rec("a", "x", 1), rec("b", "x", 2), rec("c", "y", 3)})
 	got, err := eddytest.OutputTopic(d, "out", serde.Int64(), serde.String()).ReadAll()
 	if err != nil {
@@ -753,7 +766,41 @@ func TestDSLNodeNames(t *testing.T) {
 			t.Errorf("node %q, want %s-<10 digits>", g.s.Node(), g.kind)
 		}
 	}
+	if src := topology.StreamFrom(b, "other", serde.String(), serde.String(), topology.SourceNamed[string, string]("lines")); src.Node() != "lines" {
+		t.Errorf("named source %q, want lines", src.Node())
+	}
 	if _, err := b.Build(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ticker forwards its input's values, and from a stream-time punctuator a record keyed
+// "tick".
+type ticker struct{}
+
+func (ticker) Init(ctx processor.InitContext) error {
+	out, err := processor.ContextOf[string, string](ctx)
+	if err != nil {
+		return err
+	}
+	_, err = ctx.Schedule(time.Hour, processor.StreamTime, func(at time.Time) error {
+		out.Forward(processor.Record[string, string]{Key: "tick", Value: "punctuated", Timestamp: at})
+		return nil
+	})
+	return err
+}
+
+func (ticker) Process(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+	ctx.Forward(processor.Record[string, string]{Key: "ignored", Value: r.Value, Timestamp: r.Timestamp})
+	return nil
+}
+
+func TestProcessValuesPunctuatorsForwardTheKeysTheyGive(t *testing.T) {
+	b := topology.NewBuilder()
+	in := topology.StreamFrom(b, "in", serde.String(), serde.String())
+	topology.To(topology.ProcessValues(in, func() processor.Processor[string, string, string, string] { return ticker{} }, nil), "out", serde.String(), serde.String())
+	d := startDriver(t, b)
+	pipeAll(t, d, "in", []strRecord{rec("k", "v", 1)})
+	// The stream-time punctuator first fires at the task's first record, after it.
+	sameRecords(t, readAll(t, d, "out"), []strRecord{rec("k", "v", 1), rec("tick", "punctuated", 1)})
 }
