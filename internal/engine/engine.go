@@ -34,7 +34,9 @@ import (
 // has validated it.
 type Config struct {
 	ApplicationID string
-	Topology      *topology.Topology
+	// Topology is the topology as built: Run completes the names of its internal topics
+	// with ApplicationID (Topology.WithApplicationID) before anything else.
+	Topology *topology.Topology
 	// ClientOpts configure every client the engine makes, after the engine's own
 	// options: the seed brokers, then the user's pass-through options.
 	ClientOpts []kgo.Opt
@@ -122,6 +124,8 @@ type runningTask struct {
 // returns, every task is committed (unless an error makes that unsafe) and closed, and
 // the instance has left its group.
 func Run(ctx context.Context, cfg Config) error {
+	// Every topic name the engine sees from here on is complete.
+	cfg.Topology = cfg.Topology.WithApplicationID(cfg.ApplicationID)
 	e := &Engine{
 		cfg:           cfg,
 		log:           cfg.Logger,
