@@ -30,8 +30,10 @@ import (
 //     must agree);
 //   - the largest count among the topics upstream of the internal topics of its group
 //     (the source topics of the subtopologies that write them), once all of those are
-//     known: internal upstream topics are resolved first, to a fixpoint. Internal topics
-//     that wait on each other in a cycle are an ErrInternalTopic error.
+//     known: internal upstream topics are resolved first, to a fixpoint. When groups
+//     wait on each other, a group takes the largest count among those of its topics
+//     whose upstream is known, one group at a time; internal topics that wait on each
+//     other with none known are an ErrInternalTopic error.
 //
 // The internal topics of one group always get one count, so the group stays
 // copartitioned.
@@ -134,27 +136,41 @@ func internalPartitions(internal []topology.InternalTopic, groups [][]string, kn
 		n, ok := known[t]
 		return n, ok
 	}
+	// upstreamCount is the largest count among the upstream topics of t, and whether
+	// all of them are known.
+	upstreamCount := func(t string) (int32, bool, error) {
+		upstream := byName[t].Upstream
+		if len(upstream) == 0 {
+			return 0, false, fmt.Errorf("%w: no subtopology writes internal topic %s, so its partition count cannot be derived", ErrInternalTopic, t)
+		}
+		var n int32
+		for _, u := range upstream {
+			m, ok := count(u)
+			if !ok {
+				if _, isInternal := byName[u]; !isInternal {
+					return 0, false, fmt.Errorf("internal topic %s: upstream topic %s has an unknown partition count", t, u)
+				}
+				return 0, false, nil
+			}
+			n = max(n, m)
+		}
+		return n, true, nil
+	}
 	for len(derive) > 0 {
 		var waiting []*group
 		for _, g := range derive {
 			var n int32
 			ready := true
 			for _, t := range g.internal {
-				upstream := byName[t].Upstream
-				if len(upstream) == 0 {
-					return nil, fmt.Errorf("%w: no subtopology writes internal topic %s, so its partition count cannot be derived", ErrInternalTopic, t)
+				m, ok, err := upstreamCount(t)
+				if err != nil {
+					return nil, err
 				}
-				for _, u := range upstream {
-					m, ok := count(u)
-					if !ok {
-						if _, isInternal := byName[u]; !isInternal {
-							return nil, fmt.Errorf("internal topic %s: upstream topic %s has an unknown partition count", t, u)
-						}
-						ready = false
-						break
-					}
-					n = max(n, m)
+				if !ok {
+					ready = false
+					break
 				}
+				n = max(n, m)
 			}
 			if ready {
 				set(g, n)
@@ -163,13 +179,36 @@ func internalPartitions(internal []topology.InternalTopic, groups [][]string, kn
 			}
 		}
 		if len(waiting) == len(derive) {
-			var names []string
-			for _, g := range waiting {
-				names = append(names, g.internal...)
+			// Stuck: internal topics of different groups wait on each other, as the
+			// subscription and response topics of a foreign-key join between two
+			// tables that read internal topics do. A group with some topic whose
+			// upstream is known takes the count of those topics; Kafka Streams gives
+			// such topics the count of their copartitioned peers the same way.
+			progress := false
+			waiting = waiting[:0]
+			for _, g := range derive {
+				var n int32
+				for _, t := range g.internal {
+					if m, ok, _ := upstreamCount(t); ok {
+						n = max(n, m)
+					}
+				}
+				if n > 0 && !progress {
+					set(g, n)
+					progress = true
+					continue
+				}
+				waiting = append(waiting, g)
 			}
-			slices.Sort(names)
-			return nil, fmt.Errorf("%w: the partition counts of internal topics %s depend on each other in a cycle; give one of them a partition count",
-				ErrInternalTopic, strings.Join(names, ", "))
+			if !progress {
+				var names []string
+				for _, g := range waiting {
+					names = append(names, g.internal...)
+				}
+				slices.Sort(names)
+				return nil, fmt.Errorf("%w: the partition counts of internal topics %s depend on each other in a cycle; give one of them a partition count",
+					ErrInternalTopic, strings.Join(names, ", "))
+			}
 		}
 		derive = waiting
 	}

@@ -106,6 +106,19 @@ func TestInternalPartitions(t *testing.T) {
 			wantIn:   []string{"app-a, app-b", "cycle"},
 		},
 		{
+			// A foreign-key join between two aggregations: each side's subtopology reads
+			// its own repartition topic and the join topic the other side writes.
+			name: "groups waiting on each other take the count of the topics they can resolve",
+			internal: []topology.InternalTopic{
+				it("app-left-rep", 0, "left-in"), it("app-right-rep", 0, "right-in"),
+				it("app-response", 0, "app-right-rep", "app-subscription"),
+				it("app-subscription", 0, "app-left-rep", "app-response"),
+			},
+			groups: [][]string{{"left-in"}, {"right-in"}, {"app-left-rep", "app-response"}, {"app-right-rep", "app-subscription"}},
+			known:  map[string]int32{"left-in": 3, "right-in": 5},
+			want:   map[string]int32{"app-left-rep": 3, "app-response": 3, "app-right-rep": 5, "app-subscription": 5},
+		},
+		{
 			name:     "nothing writes it",
 			internal: []topology.InternalTopic{it("app-r", 0)},
 			groups:   [][]string{{"app-r"}},
