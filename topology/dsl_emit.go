@@ -19,7 +19,7 @@ import (
 // EmitOnWindowClose keeps, besides the aggregation's window or session store, a logged
 // key-value store of its own, <name>-emit (changelog <application id>-<name>-emit-changelog):
 //
-//	0x00                                    -> stream time | end of the last window emitted
+//	0x00                                    -> stream time | window end emitted up to
 //	0x01 | end | start | serialized key     -> empty: a window not emitted yet
 //
 // Times are 8 big-endian bytes with the sign bit flipped, so that the index is ordered by
