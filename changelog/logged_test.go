@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 )
 
@@ -67,5 +68,44 @@ func TestLoggedStoreSendsEveryChangeToItsChangelogPartition(t *testing.T) {
 	}
 	if _, found, _ := kv.Get([]byte("k")); found {
 		t.Error("the delete did not reach the store")
+	}
+}
+
+func TestLoggedStoreUnloggedWritesReachTheStoreButNotTheChangelog(t *testing.T) {
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kv, err := db.KeyValue("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	logged := changelog.Logged(kv, "app-s-changelog", 0, sink, time.Now)
+	u, ok := logged.(store.Unlogger)
+	if !ok {
+		t.Fatalf("the logged store, a %T, does not implement store.Unlogger", logged)
+	}
+	if got := u.Unlogged(); got != kv {
+		t.Fatalf("Unlogged = %v, want the wrapped store %v", got, kv)
+	}
+	if err := logged.Put([]byte("logged"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Unlogged().Put([]byte("quiet"), []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Unlogged().Delete([]byte("logged")); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.records) != 1 || sink.records[0].key != "logged" {
+		t.Errorf("changelog records %v, want only the put of \"logged\"", sink.records)
+	}
+	if v, found, err := logged.Get([]byte("quiet")); err != nil || !found || string(v) != "2" {
+		t.Errorf("Get through the logged store of a key put unlogged = %q, %v, %v; want 2", v, found, err)
+	}
+	if _, found, _ := logged.Get([]byte("logged")); found {
+		t.Error("a key deleted unlogged is still visible through the logged store")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -71,9 +72,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 			if def.Logged() {
 				name := changelog.TopicName(applicationID, def.Name())
 				changelogs[name] = n
-				cfg := def.ChangelogConfig()
-				cfg["cleanup.policy"] = "compact"
-				configs[name] = cfg
+				configs[name] = changelogConfig(def)
 			}
 		}
 	}
@@ -118,13 +117,36 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 				return nil, fmt.Errorf("describing changelog %s: %w", rc.Name, rc.Err)
 			}
 			for _, c := range rc.Configs {
-				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
+				if c.Key == "cleanup.policy" && !compacts(c.MaybeValue()) {
 					return nil, fmt.Errorf("%w: changelog %s has cleanup.policy=%s, not compact", ErrInternalTopic, rc.Name, c.MaybeValue())
 				}
 			}
 		}
 	}
 	return partitions, nil
+}
+
+// changelogConfig is the topic configuration of a store's changelog: the store's own,
+// with a cleanup.policy that compacts. A policy of the store that compacts is kept
+// (window and session stores ask for compact,delete, as in Kafka Streams); any other is
+// replaced by compact.
+func changelogConfig(def store.Definition) map[string]string {
+	cfg := def.ChangelogConfig()
+	if !compacts(cfg["cleanup.policy"]) {
+		cfg["cleanup.policy"] = "compact"
+	}
+	return cfg
+}
+
+// compacts reports whether a cleanup.policy value (a comma-separated list) includes
+// compact.
+func compacts(policy string) bool {
+	for p := range strings.SplitSeq(policy, ",") {
+		if strings.TrimSpace(p) == "compact" {
+			return true
+		}
+	}
+	return false
 }
 
 func describeCounts(counts map[string]int32) string {
