@@ -2,7 +2,6 @@ package topology_test
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -17,16 +16,16 @@ import (
 // joiner's arguments [left, right], "null" standing for a missing side; a null output
 // (a table tombstone) is written "null".
 
-// side is one record of a semantics table: its timestamp and value on the left or the
+// joinInput is one record of a semantics table: its timestamp and value on the left or the
 // right input; "null" is a record with a null value (a tombstone for a table), "" is no
 // record.
-type side struct {
+type joinInput struct {
 	ts          int64
 	left, right string
 }
 
-// show formats the arguments a joiner was given as the documentation does.
-func show(left string, hasLeft bool, right string, hasRight bool) string {
+// joinArgs formats the arguments a joiner was given as the documentation does.
+func joinArgs(left string, hasLeft bool, right string, hasRight bool) string {
 	if !hasLeft {
 		left = "null"
 	}
@@ -36,9 +35,9 @@ func show(left string, hasLeft bool, right string, hasRight bool) string {
 	return fmt.Sprintf("[%s, %s]", left, right)
 }
 
-// pipeRaw writes key and value as string bytes; "null" becomes a null value, and a nil
+// pipeJoin writes key and value as string bytes; "null" becomes a null value, and a nil
 // key a null key.
-func pipeRaw(t *testing.T, d *eddytest.Driver, topic string, key *string, value string, ts time.Time) {
+func pipeJoin(t *testing.T, d *eddytest.Driver, topic string, key *string, value string, ts time.Time) {
 	t.Helper()
 	r := eddytest.Record{Timestamp: ts}
 	if key != nil {
@@ -52,18 +51,18 @@ func pipeRaw(t *testing.T, d *eddytest.Driver, topic string, key *string, value 
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func keyOf[T any](v T) *T { return &v }
 
-// outRecord is a record written to an output topic, as strings; a null value is "null"
+// joinOut is a record written to an output topic, as strings; a null value is "null"
 // and a null key has nullKey set.
-type outRecord struct {
+type joinOut struct {
 	key     string
 	nullKey bool
 	value   string
 	ts      int64
 }
 
-func (r outRecord) String() string {
+func (r joinOut) String() string {
 	key := r.key
 	if r.nullKey {
 		key = "<null>"
@@ -71,18 +70,18 @@ func (r outRecord) String() string {
 	return fmt.Sprintf("%s:%s@%d", key, r.value, r.ts)
 }
 
-// reader reads the records written to a topic since its last read.
-type reader struct {
+// joinReader reads the records written to a topic since its last read.
+type joinReader struct {
 	d     *eddytest.Driver
 	topic string
 	seen  int
 }
 
-func (r *reader) read() []outRecord {
+func (r *joinReader) read() []joinOut {
 	all := r.d.Written(r.topic)
-	var out []outRecord
+	var out []joinOut
 	for _, w := range all[r.seen:] {
-		o := outRecord{key: string(w.Key), nullKey: w.Key == nil, value: string(w.Value), ts: w.Timestamp.UnixMilli()}
+		o := joinOut{key: string(w.Key), nullKey: w.Key == nil, value: string(w.Value), ts: w.Timestamp.UnixMilli()}
 		if w.Value == nil {
 			o.value = "null"
 		}
@@ -92,8 +91,8 @@ func (r *reader) read() []outRecord {
 	return out
 }
 
-// values returns the values of records.
-func values(records []outRecord) []string {
+// joinValues returns the joinValues of records.
+func joinValues(records []joinOut) []string {
 	var out []string
 	for _, r := range records {
 		out = append(out, r.value)
@@ -101,7 +100,7 @@ func values(records []outRecord) []string {
 	return out
 }
 
-func build(t *testing.T, b *topology.Builder) *eddytest.Driver {
+func buildJoin(t *testing.T, b *topology.Builder) *eddytest.Driver {
 	t.Helper()
 	topo, err := b.Build()
 	if err != nil {
@@ -119,36 +118,28 @@ func build(t *testing.T, b *topology.Builder) *eddytest.Driver {
 	return d
 }
 
-// sameValues compares outputs regardless of their order within one input's outputs.
-func sameValues(got, want []string) bool {
-	got, want = slices.Clone(got), slices.Clone(want)
-	slices.Sort(got)
-	slices.Sort(want)
-	return slices.Equal(got, want)
-}
-
-// internalTopic returns the records written to an internal topic, whether or not the
+// joinInternalTopic returns the records written to an internal topic, whether or not the
 // driver completed its name with the application id.
-func internalTopic(d *eddytest.Driver, name string) []eddytest.Record {
+func joinInternalTopic(d *eddytest.Driver, name string) []eddytest.Record {
 	return append(d.Written(name), d.Written("eddytest-"+name)...)
 }
 
-// observed is a record as a Processor API node under a join sees it: a null key is nil.
-type observed struct {
+// joinObserved is a record as a Processor API node under a join sees it: a null key is nil.
+type joinObserved struct {
 	key     string
 	nullKey bool
 	value   string
 }
 
-// observe adds a processor under s that records what s forwards, nulls included: it
+// observeJoin adds a processor under s that records what s forwards, nulls included: it
 // takes its keys as any, which keeps a null key nil.
-func observe(b *topology.Builder, s topology.Stream[string, string]) *[]observed {
-	var seen []observed
+func observeJoin(b *topology.Builder, s topology.Stream[string, string]) *[]joinObserved {
+	var seen []joinObserved
 	name := s.Node() + "-observer"
 	topology.AddProcessor(b, name, func() processor.Processor[any, string, any, string] {
 		return processor.ProcessFunc[any, string, any, string](func(_ processor.Context[any, string], r processor.Record[any, string]) error {
 			k, _ := r.Key.(string)
-			seen = append(seen, observed{key: k, nullKey: r.Key == nil, value: r.Value})
+			seen = append(seen, joinObserved{key: k, nullKey: r.Key == nil, value: r.Value})
 			return nil
 		})
 	}, s.Node())

@@ -13,10 +13,10 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// semanticsInputs are the inputs of the documentation's join semantics tables (the same
-// for every join kind): timestamps 1 to 15, left values in upper case, right values in
+// joinSemanticsInputs are the inputs of the documentation's join semantics tables (the same
+// for every join kind): timestamps 1 to 15, left joinValues in upper case, right joinValues in
 // lower case.
-var semanticsInputs = []side{
+var joinSemanticsInputs = []joinInput{
 	{ts: 1, left: "null"},
 	{ts: 2, right: "null"},
 	{ts: 3, left: "A"},
@@ -36,7 +36,7 @@ var semanticsInputs = []side{
 
 // TestStreamTableJoinFollowsTheDocumentedSemantics reproduces the table "Semantics of
 // stream-table joins" of Kafka Streams' documentation (dsl-api.html, KStream-KTable
-// Join), row by row: only stream records trigger the join, null stream values and table
+// Join), row by row: only stream records trigger the join, null stream joinValues and table
 // tombstones never do.
 func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 	want := map[int64]struct{ inner, left []string }{
@@ -52,25 +52,25 @@ func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 			tab := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 			var joined topology.Stream[string, string]
 			if variant == "inner" {
-				joined = topology.Join(s, tab, "j", func(_, v, tv string) string { return show(v, true, tv, true) })
+				joined = topology.Join(s, tab, "j", func(_, v, tv string) string { return joinArgs(v, true, tv, true) })
 			} else {
-				joined = topology.LeftJoin(s, tab, "j", func(_, v, tv string, found bool) string { return show(v, true, tv, found) })
+				joined = topology.LeftJoin(s, tab, "j", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) })
 			}
 			topology.To(joined, "out", serde.String(), serde.String())
-			d := build(t, b)
-			out := &reader{d: d, topic: "out"}
-			for _, row := range semanticsInputs {
+			d := buildJoin(t, b)
+			out := &joinReader{d: d, topic: "out"}
+			for _, row := range joinSemanticsInputs {
 				topic, value := "left", row.left
 				if value == "" {
 					topic, value = "right", row.right
 				}
-				pipeRaw(t, d, topic, ptr("k"), value, time.UnixMilli(row.ts))
+				pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
 				exp := want[row.ts].inner
 				if variant == "left" {
 					exp = want[row.ts].left
 				}
 				got := out.read()
-				if !slices.Equal(values(got), exp) {
+				if !slices.Equal(joinValues(got), exp) {
 					t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
 				}
 				for _, r := range got {
@@ -118,24 +118,24 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				var joined topology.Table[string, string]
 				switch variant {
 				case "inner":
-					joined = topology.TableJoin(l, r, storeName, func(_, v, o string) string { return show(v, true, o, true) }, serde.String())
+					joined = topology.TableJoin(l, r, storeName, func(_, v, o string) string { return joinArgs(v, true, o, true) }, serde.String())
 				case "left":
-					joined = topology.TableLeftJoin(l, r, storeName, func(_, v, o string, found bool) string { return show(v, true, o, found) }, serde.String())
+					joined = topology.TableLeftJoin(l, r, storeName, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }, serde.String())
 				case "outer":
-					joined = topology.TableOuterJoin(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return show(v, hasV, o, hasO) }, serde.String())
+					joined = topology.TableOuterJoin(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }, serde.String())
 				}
 				topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-				d := build(t, b)
-				out := &reader{d: d, topic: "out"}
-				for _, row := range semanticsInputs {
+				d := buildJoin(t, b)
+				out := &joinReader{d: d, topic: "out"}
+				for _, row := range joinSemanticsInputs {
 					topic, value := "left", row.left
 					if value == "" {
 						topic, value = "right", row.right
 					}
-					pipeRaw(t, d, topic, ptr("k"), value, time.UnixMilli(row.ts))
+					pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
 					exp := map[string][]string{"inner": want[row.ts].inner, "left": want[row.ts].left, "outer": want[row.ts].outer}[variant]
 					got := out.read()
-					if !slices.Equal(values(got), exp) {
+					if !slices.Equal(joinValues(got), exp) {
 						t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
 					}
 					for _, r := range got {
@@ -146,7 +146,7 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 					}
 				}
 				if materialized {
-					checkStore(t, d, "joined", map[string]string{
+					checkJoinStore(t, d, "joined", map[string]string{
 						"inner": "[D, d]", "left": "[D, d]", "outer": "[D, d]",
 					}[variant])
 				}
@@ -155,8 +155,8 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 	}
 }
 
-// checkStore checks that the table store name holds value for "k".
-func checkStore(t *testing.T, d interface {
+// checkJoinStore checks that the table store name holds value for "k".
+func checkJoinStore(t *testing.T, d interface {
 	KeyValueStore(string) (store.KeyValueStore, error)
 }, name, value string) {
 	t.Helper()
@@ -211,14 +211,14 @@ func TestStreamTableJoinRepartitionsARekeyedStream(t *testing.T) {
 	if !slices.Equal(names, []string{"orders-by-user-repartition"}) {
 		t.Fatalf("internal topics %v, want [orders-by-user-repartition]", names)
 	}
-	d := build(t, b)
-	pipeRaw(t, d, "users", ptr("u1"), "Ann", time.UnixMilli(1))
-	pipeRaw(t, d, "orders", ptr("o1"), "u1", time.UnixMilli(2))
-	pipeRaw(t, d, "orders", ptr("o2"), "u2", time.UnixMilli(3))
-	if n := len(internalTopic(d, "orders-by-user-repartition")); n != 2 {
+	d := buildJoin(t, b)
+	pipeJoin(t, d, "users", keyOf("u1"), "Ann", time.UnixMilli(1))
+	pipeJoin(t, d, "orders", keyOf("o1"), "u1", time.UnixMilli(2))
+	pipeJoin(t, d, "orders", keyOf("o2"), "u2", time.UnixMilli(3))
+	if n := len(joinInternalTopic(d, "orders-by-user-repartition")); n != 2 {
 		t.Errorf("%d records through the repartition topic, want 2", n)
 	}
-	got := (&reader{d: d, topic: "out"}).read()
+	got := (&joinReader{d: d, topic: "out"}).read()
 	if len(got) != 1 || got[0].key != "u1" || got[0].value != "u1=Ann" || got[0].ts != 2 {
 		t.Errorf("got %v, want u1:u1=Ann@2 (u2 has no user)", got)
 	}
@@ -231,25 +231,25 @@ func TestStreamTableJoinNulls(t *testing.T) {
 		name        string
 		key         *string
 		value       string
-		inner, left []observed
+		inner, left []joinObserved
 	}{
 		{name: "a null key is dropped by an inner join and kept by a left join", key: nil, value: "A",
-			left: []observed{{nullKey: true, value: "[A, null]"}}},
-		{name: "a null value is dropped by both", key: ptr("k"), value: "null"},
+			left: []joinObserved{{nullKey: true, value: "[A, null]"}}},
+		{name: "a null value is dropped by both", key: keyOf("k"), value: "null"},
 		{name: "a null key and value are dropped by both", key: nil, value: "null"},
-		{name: "a key the table holds joins in both", key: ptr("k"), value: "A",
-			inner: []observed{{key: "k", value: "[A, a]"}}, left: []observed{{key: "k", value: "[A, a]"}}},
+		{name: "a key the table holds joins in both", key: keyOf("k"), value: "A",
+			inner: []joinObserved{{key: "k", value: "[A, a]"}}, left: []joinObserved{{key: "k", value: "[A, a]"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder()
 			s := topology.StreamFrom(b, "left", serde.String(), serde.String())
 			tab := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
-			inner := observe(b, topology.Join(s, tab, "", func(_, v, tv string) string { return show(v, true, tv, true) }))
-			left := observe(b, topology.LeftJoin(s, tab, "", func(_, v, tv string, found bool) string { return show(v, true, tv, found) }))
-			d := build(t, b)
-			pipeRaw(t, d, "right", ptr("k"), "a", time.UnixMilli(1))
-			pipeRaw(t, d, "left", c.key, c.value, time.UnixMilli(5))
+			inner := observeJoin(b, topology.Join(s, tab, "", func(_, v, tv string) string { return joinArgs(v, true, tv, true) }))
+			left := observeJoin(b, topology.LeftJoin(s, tab, "", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) }))
+			d := buildJoin(t, b)
+			pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(1))
+			pipeJoin(t, d, "left", c.key, c.value, time.UnixMilli(5))
 			if !slices.Equal(*inner, c.inner) {
 				t.Errorf("inner join forwarded %v, want %v", *inner, c.inner)
 			}
@@ -271,7 +271,7 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 		return k + ":" + v + ":" + strings.Repeat("x", int(n))
 	})
 	topology.To(joined, "out", serde.String(), serde.String())
-	d := build(t, b)
+	d := buildJoin(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
 	if err := right.Pipe("k", 3, time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
@@ -280,8 +280,8 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 	if err := d.PipeRaw("left", eddytest.Record{Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(2), Headers: headers}); err != nil {
 		t.Fatal(err)
 	}
-	pipeRaw(t, d, "right", ptr("k"), "null", time.UnixMilli(3))
-	pipeRaw(t, d, "left", ptr("k"), "w", time.UnixMilli(4))
+	pipeJoin(t, d, "right", keyOf("k"), "null", time.UnixMilli(3))
+	pipeJoin(t, d, "left", keyOf("k"), "w", time.UnixMilli(4))
 	written := d.Written("out")
 	if len(written) != 2 {
 		t.Fatalf("wrote %d records, want 2", len(written))
@@ -304,19 +304,19 @@ func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.Int64())
 	joined := topology.TableJoin(l, r, "", func(_, v string, n int64) string { return v + strings.Repeat("!", int(n)) }, serde.String())
 	topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-	d := build(t, b)
+	d := buildJoin(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
-	out := &reader{d: d, topic: "out"}
-	pipeRaw(t, d, "left", ptr("k"), "A", time.UnixMilli(10))
+	out := &joinReader{d: d, topic: "out"}
+	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(10))
 	if err := right.Pipe("k", 1, time.UnixMilli(5)); err != nil {
 		t.Fatal(err)
 	}
 	if err := right.Pipe("k", 2, time.UnixMilli(7)); err != nil {
 		t.Fatal(err)
 	}
-	pipeRaw(t, d, "left", ptr("k"), "B", time.UnixMilli(20))
-	pipeRaw(t, d, "right", ptr("k"), "null", time.UnixMilli(8))
-	want := []outRecord{
+	pipeJoin(t, d, "left", keyOf("k"), "B", time.UnixMilli(20))
+	pipeJoin(t, d, "right", keyOf("k"), "null", time.UnixMilli(8))
+	want := []joinOut{
 		{key: "k", value: "A!", ts: 10},
 		{key: "k", value: "A!!", ts: 10},
 		{key: "k", value: "B!!", ts: 20},
@@ -340,9 +340,9 @@ func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
 		return name + "@" + city
 	}, nil)
 	events := topology.StreamFrom(b, "events", serde.String(), serde.String())
-	topology.To(topology.LeftJoin(events, people, "", func(_, e, p string, found bool) string { return show(e, true, p, found) }), "out", serde.String(), serde.String())
-	d := build(t, b)
-	out := &reader{d: d, topic: "out"}
+	topology.To(topology.LeftJoin(events, people, "", func(_, e, p string, found bool) string { return joinArgs(e, true, p, found) }), "out", serde.String(), serde.String())
+	d := buildJoin(t, b)
+	out := &joinReader{d: d, topic: "out"}
 	steps := []struct {
 		topic, key, value string
 		want              []string
@@ -358,8 +358,8 @@ func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
 		{"events", "u1", "logout", []string{"[logout, null]"}},
 	}
 	for i, st := range steps {
-		pipeRaw(t, d, st.topic, ptr(st.key), st.value, time.UnixMilli(int64(i)))
-		if got := values(out.read()); !slices.Equal(got, st.want) {
+		pipeJoin(t, d, st.topic, keyOf(st.key), st.value, time.UnixMilli(int64(i)))
+		if got := joinValues(out.read()); !slices.Equal(got, st.want) {
 			t.Errorf("step %d (%s %s=%s): got %v, want %v", i, st.topic, st.key, st.value, got, st.want)
 		}
 	}
@@ -370,11 +370,11 @@ func TestMaterializedTableJoinDeletesFromItsStore(t *testing.T) {
 	l := topology.TableFrom(b, "left", "left-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 	topology.TableJoin(l, r, "joined", func(_, v, o string) string { return v + o }, serde.String())
-	d := build(t, b)
-	pipeRaw(t, d, "left", ptr("k"), "A", time.UnixMilli(1))
-	pipeRaw(t, d, "right", ptr("k"), "a", time.UnixMilli(2))
-	checkStore(t, d, "joined", "Aa")
-	pipeRaw(t, d, "left", ptr("k"), "null", time.UnixMilli(3))
+	d := buildJoin(t, b)
+	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1))
+	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(2))
+	checkJoinStore(t, d, "joined", "Aa")
+	pipeJoin(t, d, "left", keyOf("k"), "null", time.UnixMilli(3))
 	s, err := d.KeyValueStore("joined")
 	if err != nil {
 		t.Fatal(err)
