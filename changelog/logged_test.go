@@ -109,3 +109,54 @@ func TestLoggedStoreUnloggedWritesReachTheStoreButNotTheChangelog(t *testing.T) 
 		t.Error("a key deleted unlogged is still visible through the logged store")
 	}
 }
+
+func TestAWindowStoreOverALoggedStoreLogsItsWritesButNotItsExpiry(t *testing.T) {
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kv, err := db.KeyValue("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	logged := changelog.Logged(kv, "app-w-changelog", 0, sink, time.Now)
+	ws, err := store.NewWindowStore(logged, store.WindowConfig{Retention: 300 * time.Millisecond, SegmentInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []int64{50, 120, 1000} { // 1000 expires the first two
+		if err := ws.Put([]byte("k"), start, []byte(fmt.Sprint(start))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var values []string
+	for _, r := range sink.records {
+		if r.value == nil {
+			t.Errorf("the window store logged a tombstone for %q", r.key)
+		}
+		values = append(values, string(r.value))
+	}
+	for _, v := range []string{"50", "120", "1000"} {
+		if !slices.Contains(values, v) {
+			t.Errorf("the put of %s was not logged; logged %q", v, values)
+		}
+	}
+	// Each put moved into a new segment: three meta records and three windows.
+	if len(sink.records) != 6 {
+		t.Errorf("logged %d records, want 6 (3 windows, 3 meta records)", len(sink.records))
+	}
+	it, err := kv.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for it.Next() {
+		n++
+	}
+	it.Close()
+	if n != 2 {
+		t.Errorf("the store holds %d keys after expiry, want 2 (the meta record and the live window)", n)
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -23,6 +24,10 @@ func TestChangelogConfigKeepsAPolicyThatCompactsAndForcesCompactOtherwise(t *tes
 		{"delete,compact with spaces is kept", kv(map[string]string{"cleanup.policy": "delete, compact"}), map[string]string{"cleanup.policy": "delete, compact"}},
 		{"delete alone becomes compact", kv(map[string]string{"cleanup.policy": "delete"}), map[string]string{"cleanup.policy": "compact"}},
 		{"a policy that only contains the word is not compact", kv(map[string]string{"cleanup.policy": "nocompact"}), map[string]string{"cleanup.policy": "compact"}},
+		{"a window store keeps compact,delete and its retention", store.Window("w", serde.String(), serde.Int64(), time.Hour, time.Minute),
+			map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "90000000"}},
+		{"a session store keeps compact,delete and its retention", store.Session("s", serde.String(), serde.Int64(), time.Hour),
+			map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "90000000"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
