@@ -17,7 +17,6 @@ func wordCountSetup(t *testing.T, cluster *kafkatest.Cluster, partitions int32) 
 	t.Helper()
 	topics := wordcount.Topics{
 		Lines:  cluster.NewTopic(t, partitions, nil),
-		Words:  cluster.NewTopic(t, partitions, nil),
 		Counts: cluster.NewTopic(t, partitions, nil),
 	}
 	topo, err := wordcount.Topology(topics)

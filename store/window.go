@@ -86,10 +86,12 @@ func resolveSegments(retention, interval time.Duration) (int64, int64, error) {
 	return r, i, nil
 }
 
-// NewWindowStore returns a window store that keeps its windows in kv. kv holds nothing
-// else; its changelog, when it is logged, carries the store's keys as they are laid out
-// (the segment, key and times: see the package's layout notes in segmented.go). When kv
-// implements Unlogger, expired segments are deleted through Unlogged.
+// NewWindowStore returns a window store that keeps its windows in kv, which must hold
+// nothing else. Its keys are laid out as segment, key, start (and a sequence number with
+// duplicates), plus one meta record with the observed stream time; a changelog of kv
+// carries them as they are. When kv implements Unlogger, expired segments are deleted
+// through Unlogged. Creating the store reads nothing: the first call reads the meta
+// record.
 func NewWindowStore(kv KeyValueStore, cfg WindowConfig) (WindowStore, error) {
 	r, i, err := resolveSegments(cfg.Retention, cfg.SegmentInterval)
 	if err != nil {

@@ -28,12 +28,14 @@ var (
 )
 
 // prepareTopics checks the topology against the cluster and creates missing changelog
-// topics: source and sink topics must exist; the source topics of each subtopology must
+// and internal topics: source, sink and global store topics must exist; internal topics
+// are created as prepareInternalTopics says; the source topics of each subtopology must
 // have the same partition count; each changelog has that count and is compacted. It
-// returns the partition count of every topic the tasks read or write.
+// returns the partition count of every topic the tasks read or write and of the global
+// stores' topics.
 func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (map[string]int32, error) {
 	partitions := map[string]int32{}
-	external := append(topo.SourceTopics(), topo.SinkTopics()...)
+	external := externalTopics(topo)
 	// Every topic at once: asking for topics that do not exist makes the client retry
 	// until its retry timeout, and missing changelogs are the normal first start.
 	details, err := admin.ListTopics(ctx)
@@ -52,6 +54,9 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return nil, fmt.Errorf("%w: %s (create them before starting the application)", ErrMissingTopics, strings.Join(slices.Compact(missing), ", "))
+	}
+	if err := prepareInternalTopics(ctx, admin, topo, details, partitions, replication); err != nil {
+		return nil, err
 	}
 
 	changelogs := map[string]int32{}
@@ -172,7 +177,7 @@ func awaitLeaders(ctx context.Context, admin *kadm.Client, topics []string) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for changelog topics to be served: %w", err)
+			return fmt.Errorf("waiting for new topics to be served: %w", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -191,4 +196,23 @@ func ledEverywhere(details kadm.TopicDetails, topics []string) error {
 		}
 	}
 	return nil
+}
+
+// externalTopics are the topics the application reads and writes but does not own:
+// those of sources, sinks and global stores, without the internal topics.
+func externalTopics(topo *topology.Topology) []string {
+	internal := map[string]bool{}
+	for _, it := range topo.InternalTopics() {
+		internal[it.Name] = true
+	}
+	var external []string
+	for _, t := range append(topo.SourceTopics(), topo.SinkTopics()...) {
+		if !internal[t] {
+			external = append(external, t)
+		}
+	}
+	for _, g := range topo.GlobalStores() {
+		external = append(external, g.Topic)
+	}
+	return external
 }

@@ -1,11 +1,12 @@
 // Command wordcount is Eddy's first demo: it counts words in lines of text with the
-// Processor API and prints the topology and the counts as they change.
+// typed DSL and prints the topology and the counts as they change.
 //
 // With no flags it starts franz-go's in-process broker (kfake) and needs no install:
 //
 //	make demo   (or: cd examples && go run ./cmd/wordcount)
 //
-// With -brokers it runs against a real cluster, creating its three topics if absent.
+// With -brokers it runs against a real cluster, creating its two topics if absent (the
+// application creates its internal topics itself).
 package main
 
 import (
@@ -54,12 +55,12 @@ func main() {
 }
 
 func run(ctx context.Context, brokers string, repeat int) error {
-	names := wordcount.Topics{Lines: "text-lines", Words: "wordcount-words", Counts: "word-counts"}
+	names := wordcount.Topics{Lines: "text-lines", Counts: "word-counts"}
 	const partitions = 3
 
 	var seeds []string
 	if brokers == "" {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, names.Lines, names.Words, names.Counts))
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, names.Lines, names.Counts))
 		if err != nil {
 			return fmt.Errorf("starting the embedded broker: %w", err)
 		}
@@ -68,7 +69,7 @@ func run(ctx context.Context, brokers string, repeat int) error {
 		fmt.Printf("Embedded broker (kfake) at %s\n\n", strings.Join(seeds, ","))
 	} else {
 		seeds = strings.Split(brokers, ",")
-		if err := createTopics(ctx, seeds, partitions, names.Lines, names.Words, names.Counts); err != nil {
+		if err := createTopics(ctx, seeds, partitions, names.Lines, names.Counts); err != nil {
 			return err
 		}
 	}
