@@ -7,14 +7,33 @@ import (
 )
 
 // StreamFrom reads topic as a stream. Kafka Streams: StreamsBuilder#stream. A null key
-// or value reaches user functions as the zero value of its type.
+// or value reaches user functions as the zero value of its type. The source node is
+// named by SourceNamed, or generated (KSTREAM-SOURCE-0000000001).
 func StreamFrom[K, V any](b *Builder, topic string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption[K, V]) Stream[K, V] {
 	if b == nil {
 		return Stream[K, V]{}
 	}
-	name := b.nodeName("", "KSTREAM-SOURCE")
+	name := b.nodeName(sourceName(opts), "KSTREAM-SOURCE")
 	addSource(b, name, keys, values, []string{topic}, false, true, opts...)
 	return Stream[K, V]{b: b, node: name, keys: keys, values: values}
+}
+
+// SourceNamed names the source node of a DSL operator that reads a topic, such as
+// StreamFrom, instead of a generated name. AddSource, which takes the name as an
+// argument, ignores it. Kafka Streams: Consumed#withName.
+func SourceNamed[K, V any](name string) SourceOption[K, V] {
+	return func(o *sourceOptions[K, V]) { o.name = name }
+}
+
+// sourceName returns the name that opts give the source, or "".
+func sourceName[K, V any](opts []SourceOption[K, V]) string {
+	var o sourceOptions[K, V]
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o.name
 }
 
 // sameSerde returns s as the serde of U when T and U are the same type, and nil
@@ -255,4 +274,43 @@ func groupByNodeName(name string) string {
 		return ""
 	}
 	return fmt.Sprintf("%s-key-select", name)
+}
+
+// Merge returns the stream of the records of a and b, both of the same Builder, in the
+// order they reach it: there is no ordering between the two, as records of a and b
+// arrive from different partitions. A later grouping or join repartitions the merged
+// stream when it would repartition a or b. Kafka Streams: KStream#merge.
+//
+// Unlike Kafka Streams, which drops both streams' serdes, the merged stream keeps a's
+// serdes, or b's where a's are unknown: either round-trips every value of its type.
+func Merge[K, V any](a, b Stream[K, V], opts ...Option) Stream[K, V] {
+	bld := a.b
+	if bld == nil {
+		bld = b.b
+	}
+	if bld == nil {
+		return Stream[K, V]{}
+	}
+	name := bld.nodeName(applyOptions(opts).name, "KSTREAM-MERGE")
+	if a.b != b.b {
+		bld.problemf("merge %q: the streams belong to different builders (or one to none)", name)
+		return Stream[K, V]{}
+	}
+	if a.node == b.node {
+		bld.problemf("merge %q: stream %q merged with itself", name, a.node)
+		return Stream[K, V]{}
+	}
+	addFuncNode(bld, name, func(ctx *dslContext[K, V], r dslRecord[K, V]) error {
+		ctx.forward(r)
+		return nil
+	}, a.node, b.node)
+	out := a.next(name)
+	if out.keys == nil {
+		out.keys = b.keys
+	}
+	if out.values == nil {
+		out.values = b.values
+	}
+	out.repartition = a.repartition || b.repartition
+	return out
 }

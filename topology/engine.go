@@ -83,7 +83,8 @@ type SinkNode struct {
 	// completes.
 	Internal bool
 	// Encode serializes a record's key and value for the topic. A record whose Value is
-	// nil (untyped: the DSL's tombstones) gets a nil value, Kafka's null.
+	// nil (untyped: the DSL's tombstones) gets a nil value, Kafka's null; a nil Key (the
+	// DSL's keyless records) a nil key.
 	Encode func(r AnyRecord) (key, value []byte, err error)
 	// Partition picks the partition of a record among n, or is nil to leave the choice
 	// to the producer's default partitioner (murmur2 of the key bytes, as Kafka's). A

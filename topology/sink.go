@@ -81,9 +81,11 @@ func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Ser
 		if err != nil {
 			return nil, nil, err
 		}
-		key, err := keys.Serialize(topic, in.Key)
-		if err != nil {
-			return nil, nil, fmt.Errorf("topology: %s: topic %q: serializing key: %w", what, topic, err)
+		var key []byte
+		if r.Key != nil { // nil: the DSL's null key, written as Kafka's null
+			if key, err = keys.Serialize(topic, in.Key); err != nil {
+				return nil, nil, fmt.Errorf("topology: %s: topic %q: serializing key: %w", what, topic, err)
+			}
 		}
 		if r.Value == nil {
 			return key, nil, nil // a tombstone

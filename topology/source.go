@@ -16,6 +16,8 @@ type SourceOption[K, V any] func(*sourceOptions[K, V])
 type sourceOptions[K, V any] struct {
 	extract func(r processor.Record[K, V]) (time.Time, error)
 	reset   OffsetReset
+	// name is the node name of a DSL source (SourceNamed).
+	name string
 }
 
 // WithTimestampExtractor sets how the source finds the event time of a record. The

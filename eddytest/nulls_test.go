@@ -1,0 +1,105 @@
+package eddytest_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// passThrough returns a driver whose topology copies the topic "in" to "out" with the
+// DSL, which keeps nulls.
+func passThrough(t *testing.T) *eddytest.Driver {
+	t.Helper()
+	b := topology.NewBuilder()
+	topology.To(topology.StreamFrom(b, "in", serde.String(), serde.Int64()), "out", serde.String(), serde.Int64())
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := eddytest.New(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestNullKeysAndValuesRoundTrip(t *testing.T) {
+	d := passThrough(t)
+	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
+	out := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64())
+	headers := []processor.Header{{Key: "trace", Value: []byte("t1")}}
+	if err := in.PipeNullValue("gone", time.UnixMilli(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PipeNullKey(7, time.UnixMilli(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PipeWithNulls(eddytest.TestRecord[string, int64]{Key: "ignored", KeyNull: true, ValueNull: true, Timestamp: time.UnixMilli(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PipeWithNulls(eddytest.TestRecord[string, int64]{Key: "k", Value: 0, Timestamp: time.UnixMilli(4), Headers: headers}); err != nil {
+		t.Fatal(err)
+	}
+	want := []eddytest.TestRecord[string, int64]{
+		{Key: "gone", ValueNull: true, Timestamp: time.UnixMilli(1)},
+		{Value: 7, KeyNull: true, Timestamp: time.UnixMilli(2)},
+		{KeyNull: true, ValueNull: true, Timestamp: time.UnixMilli(3)},
+		{Key: "k", Value: 0, Timestamp: time.UnixMilli(4), Headers: headers},
+	}
+	got, err := out.ReadAllWithNulls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadAllWithNulls() = %+v, want %+v", got, want)
+	}
+	raw := d.Written("in")
+	if raw[0].Value != nil || raw[1].Key != nil || raw[2].Key != nil || raw[2].Value != nil || raw[3].Value == nil {
+		t.Errorf("the input topic holds %+v: nulls must be nil bytes and the zero value 0 must not", raw)
+	}
+}
+
+func TestReadAllWithNullsSharesTheReadPositionOfReadAll(t *testing.T) {
+	d := passThrough(t)
+	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
+	out := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64())
+	if err := in.Pipe("a", 1, time.UnixMilli(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := out.ReadAll(); err != nil || len(got) != 1 {
+		t.Fatalf("ReadAll() = %v, %v; want the one record", got, err)
+	}
+	if err := in.PipeNullValue("a", time.UnixMilli(2)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := out.ReadAllWithNulls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Key != "a" || !got[0].ValueNull {
+		t.Errorf("ReadAllWithNulls() = %+v, want only the tombstone of a", got)
+	}
+	if got, err := out.ReadAll(); err != nil || len(got) != 0 {
+		t.Errorf("ReadAll() after ReadAllWithNulls = %v, %v; want nothing unread", got, err)
+	}
+}
+
+func TestReadAllWithNullsReportsUndecodableRecordsWithoutMoving(t *testing.T) {
+	d := passThrough(t)
+	if err := d.PipeRaw("out", eddytest.Record{Key: []byte("k"), Value: []byte("short")}); err != nil {
+		t.Fatal(err)
+	}
+	out := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64())
+	if _, err := out.ReadAllWithNulls(); err == nil {
+		t.Fatal("ReadAllWithNulls() of a 5-byte int64 succeeded")
+	}
+	if _, err := out.ReadAllWithNulls(); err == nil {
+		t.Error("a second ReadAllWithNulls() succeeded: the failed read moved the position")
+	}
+}
