@@ -38,18 +38,18 @@ func (c *tableChanges[K, V]) take() []processor.Record[K, topology.Change[V]] {
 	return got
 }
 
-// upd is an expected change of a table: its key, new and old values (nil: none) and
+// wantChange is an expected change of a table: its key, new and old values (nil: none) and
 // timestamp in milliseconds.
-type upd[K, V any] struct {
+type wantChange[K, V any] struct {
 	key      K
 	new, old *V
 	ts       int64
 }
 
-func ptr[V any](v V) *V { return &v }
+func just[V any](v V) *V { return &v }
 
-// checkChanges compares the changes a table forwarded with those expected.
-func checkChanges[K, V comparable](t *testing.T, got []processor.Record[K, topology.Change[V]], want []upd[K, V]) {
+// checkTableChanges compares the changes a table forwarded with those expected.
+func checkTableChanges[K, V comparable](t *testing.T, got []processor.Record[K, topology.Change[V]], want []wantChange[K, V]) {
 	t.Helper()
 	show := func(key K, newV, oldV *V, ts int64) string {
 		s := func(v *V) string {
@@ -64,10 +64,10 @@ func checkChanges[K, V comparable](t *testing.T, got []processor.Record[K, topol
 	for _, r := range got {
 		var n, o *V
 		if r.Value.HasNew {
-			n = ptr(r.Value.New)
+			n = just(r.Value.New)
 		}
 		if r.Value.HasOld {
-			o = ptr(r.Value.Old)
+			o = just(r.Value.Old)
 		}
 		gotS = append(gotS, show(r.Key, n, o, r.Timestamp.UnixMilli()))
 	}
@@ -79,7 +79,7 @@ func checkChanges[K, V comparable](t *testing.T, got []processor.Record[K, topol
 	}
 }
 
-func mustDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
+func tableDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
 	t.Helper()
 	topo, err := b.Build()
 	if err != nil {
@@ -142,7 +142,7 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 			s := topology.StreamFrom(b, "in", serde.String(), serde.Int64())
 			table := tt.agg(topology.GroupByKey(s, ""))
 			changes := watchChanges(b, table, "watch")
-			d := mustDriver(t, b)
+			d := tableDriver(t, b)
 			pipe := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 
 			type state struct {
@@ -150,23 +150,23 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 				ts  int64
 			}
 			aggs := map[string]state{}
-			var want []upd[string, int64]
+			var want []wantChange[string, int64]
 			for _, r := range input {
 				if err := pipe.Pipe(r.key, r.value, time.UnixMilli(r.ts)); err != nil {
 					t.Fatal(err)
 				}
 				old, ok := aggs[r.key]
 				next := state{agg: tt.first(r.value), ts: r.ts}
-				u := upd[string, int64]{key: r.key}
+				u := wantChange[string, int64]{key: r.key}
 				if ok {
 					next = state{agg: tt.fold(old.agg, r.value), ts: max(old.ts, r.ts)}
-					u.old = ptr(old.agg)
+					u.old = just(old.agg)
 				}
-				u.new, u.ts = ptr(next.agg), next.ts
+				u.new, u.ts = just(next.agg), next.ts
 				aggs[r.key] = next
 				want = append(want, u)
 			}
-			checkChanges(t, changes.take(), want)
+			checkTableChanges(t, changes.take(), want)
 		})
 	}
 }
@@ -177,17 +177,18 @@ func TestStreamAggregationsDropNullKeysAndValues(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.StreamFrom(b, "in", serde.String(), serde.String())
 	changes := watchChanges(b, topology.Count(topology.GroupByKey(s, ""), "counts"), "watch")
-	d := mustDriver(t, b)
-	for _, r := range []eddytest.Record{
-		{Key: nil, Value: []byte("v"), Timestamp: time.UnixMilli(1)},
-		{Key: []byte("k"), Value: nil, Timestamp: time.UnixMilli(2)},
-		{Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(3)},
+	d := tableDriver(t, b)
+	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
+	for _, r := range []eddytest.TestRecord[string, string]{
+		{Value: "v", KeyNull: true, Timestamp: time.UnixMilli(1)},
+		{Key: "k", ValueNull: true, Timestamp: time.UnixMilli(2)},
+		{Key: "k", Value: "v", Timestamp: time.UnixMilli(3)},
 	} {
-		if err := d.PipeRaw("in", r); err != nil {
+		if err := in.PipeWithNulls(r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	checkChanges(t, changes.take(), []upd[string, int64]{{key: "k", new: ptr[int64](1), ts: 3}})
+	checkTableChanges(t, changes.take(), []wantChange[string, int64]{{key: "k", new: just[int64](1), ts: 3}})
 	raw, err := d.KeyValueStore("counts")
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +198,8 @@ func TestStreamAggregationsDropNullKeysAndValues(t *testing.T) {
 	}
 }
 
-// stats is the aggregate of the cogroup tests.
-type stats struct {
+// cogroupStats is the aggregate of the cogroup tests.
+type cogroupStats struct {
 	Clicks int64
 	Spent  int64
 }
@@ -211,10 +212,10 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
 	clicks := topology.StreamFrom(b, "clicks", serde.String(), serde.String())
 	purchases := topology.StreamFrom(b, "purchases", serde.String(), serde.Int64())
-	c := topology.Cogroup(topology.GroupByKey(clicks, "clicks"), func(_ string, _ string, s stats) stats { s.Clicks++; return s })
-	c = topology.CogroupWith(c, topology.GroupByKey(purchases, "purchases"), func(_ string, amount int64, s stats) stats { s.Spent += amount; return s })
+	c := topology.Cogroup(topology.GroupByKey(clicks, "clicks"), func(_ string, _ string, s cogroupStats) cogroupStats { s.Clicks++; return s })
+	c = topology.CogroupWith(c, topology.GroupByKey(purchases, "purchases"), func(_ string, amount int64, s cogroupStats) cogroupStats { s.Spent += amount; return s })
 	inits := 0
-	table := topology.AggregateCogrouped(c, "user-stats", func() stats { inits++; return stats{} }, serde.JSON[stats]())
+	table := topology.AggregateCogrouped(c, "user-cogroupStats", func() cogroupStats { inits++; return cogroupStats{} }, serde.JSON[cogroupStats]())
 	changes := watchChanges(b, table, "watch")
 	topo, err := b.Build()
 	if err != nil {
@@ -223,8 +224,8 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	if n := len(topo.Subtopologies()); n != 1 {
 		t.Errorf("%d subtopologies, want 1: the inputs share the store\n%s", n, topo.Describe())
 	}
-	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "user-stats" {
-		t.Errorf("stores %v, want the one store user-stats", stores)
+	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "user-cogroupStats" {
+		t.Errorf("stores %v, want the one store user-cogroupStats", stores)
 	}
 	d, err := eddytest.New(topo)
 	if err != nil {
@@ -247,11 +248,11 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkChanges(t, changes.take(), []upd[string, stats]{
-		{key: "ann", new: &stats{Spent: 30}, ts: 2000},
-		{key: "ann", new: &stats{Clicks: 1, Spent: 30}, old: &stats{Spent: 30}, ts: 2000},
-		{key: "bob", new: &stats{Clicks: 1}, ts: 1500},
-		{key: "ann", new: &stats{Clicks: 1, Spent: 42}, old: &stats{Clicks: 1, Spent: 30}, ts: 3000},
+	checkTableChanges(t, changes.take(), []wantChange[string, cogroupStats]{
+		{key: "ann", new: &cogroupStats{Spent: 30}, ts: 2000},
+		{key: "ann", new: &cogroupStats{Clicks: 1, Spent: 30}, old: &cogroupStats{Spent: 30}, ts: 2000},
+		{key: "bob", new: &cogroupStats{Clicks: 1}, ts: 1500},
+		{key: "ann", new: &cogroupStats{Clicks: 1, Spent: 42}, old: &cogroupStats{Clicks: 1, Spent: 30}, ts: 3000},
 	})
 	if inits != 2 {
 		t.Errorf("the initializer ran %d times, want 2 (once per key)", inits)
@@ -269,13 +270,13 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	buys := topology.Map(purchases, func(user string, amount int64) topology.KeyValue[string, int64] {
 		return topology.Pair("/checkout", amount)
 	})
-	c := topology.Cogroup(byPage, func(_ string, _ string, s stats) stats { s.Clicks++; return s })
-	c = topology.CogroupWith(c, topology.GroupByKey(buys.WithSerdes(serde.String(), serde.Int64()), "buys-by-page"), func(_ string, amount int64, s stats) stats {
+	c := topology.Cogroup(byPage, func(_ string, _ string, s cogroupStats) cogroupStats { s.Clicks++; return s })
+	c = topology.CogroupWith(c, topology.GroupByKey(buys.WithSerdes(serde.String(), serde.Int64()), "buys-by-page"), func(_ string, amount int64, s cogroupStats) cogroupStats {
 		s.Spent += amount
 		return s
 	})
-	table := topology.AggregateCogrouped(c, "page-stats", func() stats { return stats{} }, serde.JSON[stats]())
-	topology.To(topology.ToStream(table), "page-stats", serde.String(), serde.JSON[stats]())
+	table := topology.AggregateCogrouped(c, "page-cogroupStats", func() cogroupStats { return cogroupStats{} }, serde.JSON[cogroupStats]())
+	topology.To(topology.ToStream(table), "page-cogroupStats", serde.String(), serde.JSON[cogroupStats]())
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -305,12 +306,12 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	if err := eddytest.InputTopic(d, "purchases", serde.String(), serde.Int64()).Pipe("ann", 5, time.UnixMilli(2)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := eddytest.LatestValues(eddytest.OutputTopic(d, "page-stats", serde.String(), serde.JSON[stats]()))
+	got, err := eddytest.LatestValues(eddytest.OutputTopic(d, "page-cogroupStats", serde.String(), serde.JSON[cogroupStats]()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (stats{Clicks: 1, Spent: 5}); got["/checkout"] != want || len(got) != 1 {
-		t.Errorf("page stats %v, want /checkout: %v", got, want)
+	if want := (cogroupStats{Clicks: 1, Spent: 5}); got["/checkout"] != want || len(got) != 1 {
+		t.Errorf("page cogroupStats %v, want /checkout: %v", got, want)
 	}
 }
 

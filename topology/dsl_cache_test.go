@@ -55,13 +55,13 @@ func (c *cacheTestContext) RecordMetadata() (processor.RecordMetadata, bool) {
 func (c *cacheTestContext) take() []string {
 	var out []string
 	for _, r := range c.forwards {
-		out = append(out, showChange(r.Key, r.Value.(Change[int64]), r.Timestamp))
+		out = append(out, showCacheChange(r.Key, r.Value.(Change[int64]), r.Timestamp))
 	}
 	c.forwards = nil
 	return out
 }
 
-func showChange[K any](key K, c Change[int64], ts time.Time) string {
+func showCacheChange[K any](key K, c Change[int64], ts time.Time) string {
 	s := fmt.Sprintf("%v: ", key)
 	if c.HasNew {
 		s += fmt.Sprint(c.New)
@@ -76,21 +76,21 @@ func showChange[K any](key K, c Change[int64], ts time.Time) string {
 	return s + fmt.Sprintf(" @%d", ts.UnixMilli())
 }
 
-// emitted collects what a cache emits.
-type emitted[K any] struct{ got []string }
+// cacheEmits collects what a cache emits.
+type cacheEmits[K any] struct{ got []string }
 
-func (e *emitted[K]) emit(r dslRecord[K, Change[int64]]) {
-	e.got = append(e.got, showChange(r.Key, r.Value, r.Timestamp))
+func (e *cacheEmits[K]) emit(r dslRecord[K, Change[int64]]) {
+	e.got = append(e.got, showCacheChange(r.Key, r.Value, r.Timestamp))
 }
 
-func (e *emitted[K]) take() []string {
+func (e *cacheEmits[K]) take() []string {
 	got := e.got
 	e.got = nil
 	return got
 }
 
-// update is a change of one key of a table, as a table processor puts it into its cache.
-func update[K any](key K, newV, oldV *int64, ms int64) dslRecord[K, Change[int64]] {
+// cacheUpdate is a change of one key of a table, as a table processor puts it into its cache.
+func cacheUpdate[K any](key K, newV, oldV *int64, ms int64) dslRecord[K, Change[int64]] {
 	var c Change[int64]
 	if newV != nil {
 		c.New, c.HasNew = *newV, true
@@ -101,9 +101,9 @@ func update[K any](key K, newV, oldV *int64, ms int64) dslRecord[K, Change[int64
 	return dslRecord[K, Change[int64]]{Record: processor.Record[K, Change[int64]]{Key: key, Value: c, Timestamp: time.UnixMilli(ms)}}
 }
 
-func n(v int64) *int64 { return &v }
+func cacheVal(v int64) *int64 { return &v }
 
-func putAll[K any](t *testing.T, c *recordCache[K, int64], updates ...dslRecord[K, Change[int64]]) {
+func cachePutAll[K any](t *testing.T, c *recordCache[K, int64], updates ...dslRecord[K, Change[int64]]) {
 	t.Helper()
 	for _, u := range updates {
 		if err := c.put(u); err != nil {
@@ -112,10 +112,10 @@ func putAll[K any](t *testing.T, c *recordCache[K, int64], updates ...dslRecord[
 	}
 }
 
-func checkEmitted(t *testing.T, what string, got, want []string) {
+func checkCacheEmitted(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
-		t.Errorf("%s: emitted %q, want %q", what, got, want)
+		t.Errorf("%s: cacheEmits %q, want %q", what, got, want)
 	}
 }
 
@@ -123,36 +123,36 @@ func checkEmitted(t *testing.T, what string, got, want []string) {
 // flushes, the updates of a key are forwarded once, with the value the key had at the
 // last flush as the old value and the latest value and timestamp as the new ones.
 func TestRecordCacheCollapsesTheUpdatesOfAKey(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	c := newRecordCache(1<<20, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 10), update("a", n(2), n(1), 20), update("a", n(3), n(2), 15))
-	checkEmitted(t, "before the flush", e.take(), nil)
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 10), cacheUpdate("a", cacheVal(2), cacheVal(1), 20), cacheUpdate("a", cacheVal(3), cacheVal(2), 15))
+	checkCacheEmitted(t, "before the flush", e.take(), nil)
 	c.flush()
-	checkEmitted(t, "first flush", e.take(), []string{"a: 3/- @15"})
-	putAll(t, c, update("a", n(4), n(3), 30), update("a", n(5), n(4), 40))
+	checkCacheEmitted(t, "first flush", e.take(), []string{"a: 3/- @15"})
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(4), cacheVal(3), 30), cacheUpdate("a", cacheVal(5), cacheVal(4), 40))
 	c.flush()
-	checkEmitted(t, "second flush", e.take(), []string{"a: 5/3 @40"})
+	checkCacheEmitted(t, "second flush", e.take(), []string{"a: 5/3 @40"})
 	c.flush()
-	checkEmitted(t, "flush of an empty cache", e.take(), nil)
+	checkCacheEmitted(t, "flush of an empty cache", e.take(), nil)
 }
 
 // Kafka Streams' NamedCache flushes its dirty keys in the order of their last update.
 func TestRecordCacheFlushesInTheOrderOfLastUpdates(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	c := newRecordCache(1<<20, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 1), update("b", n(1), nil, 2), update("c", n(1), nil, 3), update("a", n(2), n(1), 4))
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 1), cacheUpdate("b", cacheVal(1), nil, 2), cacheUpdate("c", cacheVal(1), nil, 3), cacheUpdate("a", cacheVal(2), cacheVal(1), 4))
 	c.flush()
-	checkEmitted(t, "flush", e.take(), []string{"b: 1/- @2", "c: 1/- @3", "a: 2/- @4"})
+	checkCacheEmitted(t, "flush", e.take(), []string{"b: 1/- @2", "c: 1/- @3", "a: 2/- @4"})
 }
 
 // Kafka Streams' caching store forwards nothing for a key that had no value at the last
 // flush and has none again (put, then deleted).
 func TestRecordCacheDropsAKeyPutThenDeleted(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	c := newRecordCache(1<<20, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 1), update("a", nil, n(1), 2), update("b", n(7), nil, 3))
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 1), cacheUpdate("a", nil, cacheVal(1), 2), cacheUpdate("b", cacheVal(7), nil, 3))
 	c.flush()
-	checkEmitted(t, "flush", e.take(), []string{"b: 7/- @3"})
+	checkCacheEmitted(t, "flush", e.take(), []string{"b: 7/- @3"})
 	if c.len() != 0 || c.sizeBytes() != 0 {
 		t.Errorf("after a flush the cache holds %d keys, %d bytes", c.len(), c.sizeBytes())
 	}
@@ -161,43 +161,43 @@ func TestRecordCacheDropsAKeyPutThenDeleted(t *testing.T) {
 // Kafka Streams' NamedCache evicts its least recently used entry when the cache is full,
 // forwarding it at once.
 func TestRecordCacheEvictsTheLeastRecentlyUpdatedKeyWhenFull(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	// An entry with a one-byte key and an int64 value, without an old one.
 	entry := int64(1 + 8 + cacheEntryOverhead)
 	c := newRecordCache(2*entry+entry/2, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 1), update("b", n(1), nil, 2), update("a", n(2), n(1), 3))
-	checkEmitted(t, "two keys", e.take(), nil)
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 1), cacheUpdate("b", cacheVal(1), nil, 2), cacheUpdate("a", cacheVal(2), cacheVal(1), 3))
+	checkCacheEmitted(t, "two keys", e.take(), nil)
 	if c.sizeBytes() != 2*entry {
 		t.Errorf("the cache counts %d bytes, want %d", c.sizeBytes(), 2*entry)
 	}
-	putAll(t, c, update("c", n(1), nil, 4))
-	checkEmitted(t, "a third key", e.take(), []string{"b: 1/- @2"})
-	putAll(t, c, update("b", n(2), n(1), 5))
-	checkEmitted(t, "b again", e.take(), []string{"a: 2/- @3"})
+	cachePutAll(t, c, cacheUpdate("c", cacheVal(1), nil, 4))
+	checkCacheEmitted(t, "a third key", e.take(), []string{"b: 1/- @2"})
+	cachePutAll(t, c, cacheUpdate("b", cacheVal(2), cacheVal(1), 5))
+	checkCacheEmitted(t, "b again", e.take(), []string{"a: 2/- @3"})
 	c.flush()
-	checkEmitted(t, "flush", e.take(), []string{"c: 1/- @4", "b: 2/1 @5"})
+	checkCacheEmitted(t, "flush", e.take(), []string{"c: 1/- @4", "b: 2/1 @5"})
 }
 
 // Kafka Streams with statestore.cache.max.bytes=0: every update is forwarded at once.
 func TestRecordCacheOffForwardsEveryUpdate(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	c := newRecordCache(0, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 1), update("a", n(2), n(1), 2))
-	checkEmitted(t, "puts", e.take(), []string{"a: 1/- @1", "a: 2/1 @2"})
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 1), cacheUpdate("a", cacheVal(2), cacheVal(1), 2))
+	checkCacheEmitted(t, "puts", e.take(), []string{"a: 1/- @1", "a: 2/1 @2"})
 	c.flush()
-	checkEmitted(t, "flush", e.take(), nil)
+	checkCacheEmitted(t, "flush", e.take(), nil)
 }
 
 func TestRecordCacheDiscardForwardsNothing(t *testing.T) {
-	var e emitted[string]
+	var e cacheEmits[string]
 	c := newRecordCache(1<<20, serde.String(), serde.Int64(), e.emit)
-	putAll(t, c, update("a", n(1), nil, 1))
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 1))
 	c.discard()
 	c.flush()
-	checkEmitted(t, "flush after discard", e.take(), nil)
-	putAll(t, c, update("a", n(1), nil, 2))
+	checkCacheEmitted(t, "flush after discard", e.take(), nil)
+	cachePutAll(t, c, cacheUpdate("a", cacheVal(1), nil, 2))
 	c.flush()
-	checkEmitted(t, "flush after a new update", e.take(), []string{"a: 1/- @2"})
+	checkCacheEmitted(t, "flush after a new update", e.take(), []string{"a: 1/- @2"})
 }
 
 // Keys of types that Go equality may not tell apart as the store does are told apart
@@ -207,23 +207,23 @@ func TestRecordCacheTellsKeysApartByTheirBytes(t *testing.T) {
 		Tenant string
 		ID     []int
 	}
-	var e emitted[userKey]
+	var e cacheEmits[userKey]
 	c := newRecordCache(1<<20, serde.JSON[userKey](), serde.Int64(), e.emit)
-	putAll(t, c,
-		update(userKey{"t", []int{1}}, n(1), nil, 1),
-		update(userKey{"t", []int{2}}, n(1), nil, 2),
-		update(userKey{"t", []int{1}}, n(2), n(1), 3))
+	cachePutAll(t, c,
+		cacheUpdate(userKey{"t", []int{1}}, cacheVal(1), nil, 1),
+		cacheUpdate(userKey{"t", []int{2}}, cacheVal(1), nil, 2),
+		cacheUpdate(userKey{"t", []int{1}}, cacheVal(2), cacheVal(1), 3))
 	c.flush()
-	checkEmitted(t, "flush", e.take(), []string{"{t [2]}: 1/- @2", "{t [1]}: 2/- @3"})
+	checkCacheEmitted(t, "flush", e.take(), []string{"{t [2]}: 1/- @2", "{t [1]}: 2/- @3"})
 
 	noSerde := newRecordCache(1<<20, nil, serde.Int64(), e.emit)
-	if err := noSerde.put(update(userKey{}, n(1), nil, 1)); err == nil {
+	if err := noSerde.put(cacheUpdate(userKey{}, cacheVal(1), nil, 1)); err == nil {
 		t.Error("a key that cannot be told apart was cached")
 	}
 }
 
-// nodeProcessor returns a new processor of the node named name in topo.
-func nodeProcessor(t *testing.T, topo *Topology, name string) NodeProcessor {
+// builtNodeProcessor returns a new processor of the node named name in topo.
+func builtNodeProcessor(t *testing.T, topo *Topology, name string) NodeProcessor {
 	t.Helper()
 	for _, sub := range topo.Subtopologies() {
 		for _, p := range sub.Processors {
@@ -268,7 +268,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := newCacheTestContext(t)
-			p := nodeProcessor(t, topo, "counts")
+			p := builtNodeProcessor(t, topo, "counts")
 			if err := p.Init(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +277,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			checkEmitted(t, "before the flush", ctx.take(), tt.beforeFlush)
+			checkCacheEmitted(t, "before the flush", ctx.take(), tt.beforeFlush)
 			raw, err := ctx.db.KeyValue("counts")
 			if err != nil {
 				t.Fatal(err)
@@ -293,7 +293,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 			if err := f.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			checkEmitted(t, "after the flush", ctx.take(), tt.afterFlush)
+			checkCacheEmitted(t, "after the flush", ctx.take(), tt.afterFlush)
 			if err := p.Process(AnyRecord{Key: "a", Value: "x", Timestamp: time.UnixMilli(40)}); err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 			if err := f.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			checkEmitted(t, "after a discard", ctx.take(), tt.afterDiscard)
+			checkCacheEmitted(t, "after a discard", ctx.take(), tt.afterDiscard)
 		})
 	}
 }

@@ -17,18 +17,21 @@ import (
 // pipeTable writes an update of a string-keyed table topic: a nil value is a tombstone.
 func pipeTable(t *testing.T, d *eddytest.Driver, topic, key string, value *int64, ms int64) {
 	t.Helper()
-	r := eddytest.Record{Key: []byte(key), Timestamp: time.UnixMilli(ms)}
-	if value != nil {
-		r.Value = binary.BigEndian.AppendUint64(nil, uint64(*value))
+	in := eddytest.InputTopic(d, topic, serde.String(), serde.Int64())
+	var err error
+	if value == nil {
+		err = in.PipeNullValue(key, time.UnixMilli(ms))
+	} else {
+		err = in.Pipe(key, *value, time.UnixMilli(ms))
 	}
-	if err := d.PipeRaw(topic, r); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// internalRecords returns the records written to the internal topic name, whether or
+// repartitionRecords returns the records written to the internal topic name, whether or
 // not the driver prefixes it with the application id.
-func internalRecords(d *eddytest.Driver, name string) []eddytest.Record {
+func repartitionRecords(d *eddytest.Driver, name string) []eddytest.Record {
 	return append(d.Written(name), d.Written("eddytest-"+name)...)
 }
 
@@ -41,23 +44,26 @@ func TestTableFromUpsertsAndTombstones(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	changes := watchChanges(b, table, "watch")
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
-	d := mustDriver(t, b)
+	d := tableDriver(t, b)
 
-	pipeTable(t, d, "in", "a", ptr[int64](1), 10)
-	pipeTable(t, d, "in", "a", ptr[int64](2), 20)
+	pipeTable(t, d, "in", "a", just[int64](1), 10)
+	pipeTable(t, d, "in", "a", just[int64](2), 20)
 	pipeTable(t, d, "in", "b", nil, 30) // b was never held
 	pipeTable(t, d, "in", "a", nil, 40)
-	if err := d.PipeRaw("in", eddytest.Record{Value: binary.BigEndian.AppendUint64(nil, 9), Timestamp: time.UnixMilli(50)}); err != nil {
+	if err := eddytest.InputTopic(d, "in", serde.String(), serde.Int64()).PipeNullKey(9, time.UnixMilli(50)); err != nil {
 		t.Fatal(err)
 	}
-	checkChanges(t, changes.take(), []upd[string, int64]{
-		{key: "a", new: ptr[int64](1), ts: 10},
-		{key: "a", new: ptr[int64](2), old: ptr[int64](1), ts: 20},
-		{key: "a", old: ptr[int64](2), ts: 40},
+	checkTableChanges(t, changes.take(), []wantChange[string, int64]{
+		{key: "a", new: just[int64](1), ts: 10},
+		{key: "a", new: just[int64](2), old: just[int64](1), ts: 20},
+		{key: "a", old: just[int64](2), ts: 40},
 	})
-	out := d.Written("out")
-	if len(out) != 3 || out[2].Value != nil || string(out[2].Key) != "a" {
-		t.Errorf("output %v, want two values of a and a tombstone for a", out)
+	out, err := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64()).ReadAllWithNulls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || !out[2].ValueNull || out[2].Key != "a" {
+		t.Errorf("output %+v, want two values of a and a tombstone for a", out)
 	}
 }
 
@@ -86,14 +92,14 @@ func TestFilterTableForwardsDeletesOnlyForValuesThatPassed(t *testing.T) {
 		wantOld   *int64
 		forwarded bool
 	}{
-		{name: "a passing insert is forwarded", new: ptr[int64](20), wantNew: ptr[int64](20), forwarded: true},
-		{name: "a failing insert is not forwarded", new: ptr[int64](10)},
-		{name: "an update between passing values is forwarded whole", old: ptr[int64](20), new: ptr[int64](30), wantNew: ptr[int64](30), wantOld: ptr[int64](20), forwarded: true},
-		{name: "an update from a passing to a failing value becomes a delete", old: ptr[int64](20), new: ptr[int64](10), wantOld: ptr[int64](20), forwarded: true},
-		{name: "an update from a failing to a passing value becomes an insert", old: ptr[int64](10), new: ptr[int64](20), wantNew: ptr[int64](20), forwarded: true},
-		{name: "an update between failing values is not forwarded", old: ptr[int64](10), new: ptr[int64](12)},
-		{name: "a delete of a passing value is forwarded", old: ptr[int64](20), wantOld: ptr[int64](20), forwarded: true},
-		{name: "a delete of a failing value is not forwarded", old: ptr[int64](10)},
+		{name: "a passing insert is forwarded", new: just[int64](20), wantNew: just[int64](20), forwarded: true},
+		{name: "a failing insert is not forwarded", new: just[int64](10)},
+		{name: "an update between passing values is forwarded whole", old: just[int64](20), new: just[int64](30), wantNew: just[int64](30), wantOld: just[int64](20), forwarded: true},
+		{name: "an update from a passing to a failing value becomes a delete", old: just[int64](20), new: just[int64](10), wantOld: just[int64](20), forwarded: true},
+		{name: "an update from a failing to a passing value becomes an insert", old: just[int64](10), new: just[int64](20), wantNew: just[int64](20), forwarded: true},
+		{name: "an update between failing values is not forwarded", old: just[int64](10), new: just[int64](12)},
+		{name: "a delete of a passing value is forwarded", old: just[int64](20), wantOld: just[int64](20), forwarded: true},
+		{name: "a delete of a failing value is not forwarded", old: just[int64](10)},
 	}
 	for _, op := range operators {
 		for _, tt := range tests {
@@ -101,17 +107,17 @@ func TestFilterTableForwardsDeletesOnlyForValuesThatPassed(t *testing.T) {
 				b := topology.NewBuilder()
 				filtered := op.filter(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()))
 				changes := watchChanges(b, filtered, "watch")
-				d := mustDriver(t, b)
+				d := tableDriver(t, b)
 				if tt.old != nil {
 					pipeTable(t, d, "in", "k", tt.old, 1)
 				}
 				changes.take()
 				pipeTable(t, d, "in", "k", tt.new, 2)
-				var want []upd[string, int64]
+				var want []wantChange[string, int64]
 				if tt.forwarded {
-					want = append(want, upd[string, int64]{key: "k", new: tt.wantNew, old: tt.wantOld, ts: 2})
+					want = append(want, wantChange[string, int64]{key: "k", new: tt.wantNew, old: tt.wantOld, ts: 2})
 				}
-				checkChanges(t, changes.take(), want)
+				checkTableChanges(t, changes.take(), want)
 			})
 		}
 	}
@@ -124,14 +130,14 @@ func TestMapTableValuesMapsNewAndOldValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	label := func(k string, n int64) string { return k + "=" + strings.Repeat("*", int(n)) }
 	changes := watchChanges(b, topology.MapTableValues(table, label), "watch")
-	d := mustDriver(t, b)
-	pipeTable(t, d, "in", "a", ptr[int64](1), 1)
-	pipeTable(t, d, "in", "a", ptr[int64](3), 2)
+	d := tableDriver(t, b)
+	pipeTable(t, d, "in", "a", just[int64](1), 1)
+	pipeTable(t, d, "in", "a", just[int64](3), 2)
 	pipeTable(t, d, "in", "a", nil, 3)
-	checkChanges(t, changes.take(), []upd[string, string]{
-		{key: "a", new: ptr("a=*"), ts: 1},
-		{key: "a", new: ptr("a=***"), old: ptr("a=*"), ts: 2},
-		{key: "a", old: ptr("a=***"), ts: 3},
+	checkTableChanges(t, changes.take(), []wantChange[string, string]{
+		{key: "a", new: just("a=*"), ts: 1},
+		{key: "a", new: just("a=***"), old: just("a=*"), ts: 2},
+		{key: "a", old: just("a=***"), ts: 3},
 	})
 }
 
@@ -142,15 +148,15 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	adults := topology.Materialize(topology.FilterTable(table, func(_ string, age int64) bool { return age >= 18 }), "adults")
 	changes := watchChanges(b, adults, "watch")
-	d := mustDriver(t, b)
-	pipeTable(t, d, "in", "ann", ptr[int64](30), 1)
-	pipeTable(t, d, "in", "bob", ptr[int64](12), 2)
-	pipeTable(t, d, "in", "cid", ptr[int64](40), 3)
-	pipeTable(t, d, "in", "cid", ptr[int64](17), 4)
-	checkChanges(t, changes.take(), []upd[string, int64]{
-		{key: "ann", new: ptr[int64](30), ts: 1},
-		{key: "cid", new: ptr[int64](40), ts: 3},
-		{key: "cid", old: ptr[int64](40), ts: 4},
+	d := tableDriver(t, b)
+	pipeTable(t, d, "in", "ann", just[int64](30), 1)
+	pipeTable(t, d, "in", "bob", just[int64](12), 2)
+	pipeTable(t, d, "in", "cid", just[int64](40), 3)
+	pipeTable(t, d, "in", "cid", just[int64](17), 4)
+	checkTableChanges(t, changes.take(), []wantChange[string, int64]{
+		{key: "ann", new: just[int64](30), ts: 1},
+		{key: "cid", new: just[int64](40), ts: 3},
+		{key: "cid", old: just[int64](40), ts: 4},
 	})
 	raw, err := d.KeyValueStore("adults")
 	if err != nil {
@@ -175,8 +181,8 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 	}
 }
 
-// account is the value of the table grouped in the table aggregation tests.
-type account struct {
+// regionAccount is the value of the table grouped in the table aggregation tests.
+type regionAccount struct {
 	Region  string
 	Balance int64
 }
@@ -189,45 +195,45 @@ type account struct {
 // of an aggregate is the largest of the record's and its own.
 func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
-	users := topology.TableFrom(b, "users", "users", serde.String(), serde.JSON[account]())
-	byRegion := topology.GroupTableBy(users, "by-region", func(user string, a account) topology.KeyValue[string, string] {
+	users := topology.TableFrom(b, "users", "users", serde.String(), serde.JSON[regionAccount]())
+	byRegion := topology.GroupTableBy(users, "by-region", func(user string, a regionAccount) topology.KeyValue[string, string] {
 		return topology.Pair(a.Region, user)
 	}, serde.String(), serde.String())
 	counts := watchChanges(b, topology.CountTable(byRegion, "region-counts"), "watch")
-	d := mustDriver(t, b)
-	in := eddytest.InputTopic(d, "users", serde.String(), serde.JSON[account]())
+	d := tableDriver(t, b)
+	in := eddytest.InputTopic(d, "users", serde.String(), serde.JSON[regionAccount]())
 	pipe := func(user, region string, ms int64) {
 		t.Helper()
-		if err := in.Pipe(user, account{Region: region}, time.UnixMilli(ms)); err != nil {
+		if err := in.Pipe(user, regionAccount{Region: region}, time.UnixMilli(ms)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	repartition := func() []eddytest.Record { return internalRecords(d, "by-region-repartition") }
+	repartition := func() []eddytest.Record { return repartitionRecords(d, "by-region-repartition") }
 
 	pipe("alice", "eu", 10)
 	pipe("bob", "eu", 20)
 	pipe("carol", "us", 30)
-	checkChanges(t, counts.take(), []upd[string, int64]{
-		{key: "eu", new: ptr[int64](1), ts: 10},
-		{key: "eu", new: ptr[int64](2), old: ptr[int64](1), ts: 20},
-		{key: "us", new: ptr[int64](1), ts: 30},
+	checkTableChanges(t, counts.take(), []wantChange[string, int64]{
+		{key: "eu", new: just[int64](1), ts: 10},
+		{key: "eu", new: just[int64](2), old: just[int64](1), ts: 20},
+		{key: "us", new: just[int64](1), ts: 30},
 	})
 
 	before := len(repartition())
 	pipe("alice", "us", 25) // moves, with a timestamp older than us's aggregate
-	checkChanges(t, counts.take(), []upd[string, int64]{
-		{key: "eu", new: ptr[int64](1), old: ptr[int64](2), ts: 25},
-		{key: "us", new: ptr[int64](2), old: ptr[int64](1), ts: 30},
+	checkTableChanges(t, counts.take(), []wantChange[string, int64]{
+		{key: "eu", new: just[int64](1), old: just[int64](2), ts: 25},
+		{key: "us", new: just[int64](2), old: just[int64](1), ts: 30},
 	})
 	if n := len(repartition()) - before; n != 2 {
 		t.Errorf("a move wrote %d records to the repartition topic, want 2 (subtract, add)", n)
 	}
 
 	before = len(repartition())
-	if err := in.Pipe("alice", account{Region: "us", Balance: 5}, time.UnixMilli(40)); err != nil {
+	if err := in.Pipe("alice", regionAccount{Region: "us", Balance: 5}, time.UnixMilli(40)); err != nil {
 		t.Fatal(err)
 	}
-	checkChanges(t, counts.take(), []upd[string, int64]{{key: "us", new: ptr[int64](2), old: ptr[int64](2), ts: 40}})
+	checkTableChanges(t, counts.take(), []wantChange[string, int64]{{key: "us", new: just[int64](2), old: just[int64](2), ts: 40}})
 	written := repartition()[before:]
 	if len(written) != 1 {
 		t.Fatalf("an update within a region wrote %d records to the repartition topic, want 1", len(written))
@@ -240,18 +246,18 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 		t.Errorf("the repartition record holds %+v, want %+v", c, want)
 	}
 
-	if err := d.PipeRaw("users", eddytest.Record{Key: []byte("bob"), Timestamp: time.UnixMilli(50)}); err != nil {
+	if err := in.PipeNullValue("bob", time.UnixMilli(50)); err != nil {
 		t.Fatal(err)
 	}
-	checkChanges(t, counts.take(), []upd[string, int64]{{key: "eu", new: ptr[int64](0), old: ptr[int64](1), ts: 50}})
+	checkTableChanges(t, counts.take(), []wantChange[string, int64]{{key: "eu", new: just[int64](0), old: just[int64](1), ts: 50}})
 }
 
 // KGroupedTable#aggregate calls the subtractor before the adder when the key did not
 // change (KIP-904) and forwards one update; the log aggregate shows the order.
 func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 	b := topology.NewBuilder()
-	accounts := topology.TableFrom(b, "accounts", "accounts", serde.String(), serde.JSON[account]())
-	byRegion := topology.GroupTableBy(accounts, "by-region", func(_ string, a account) topology.KeyValue[string, int64] {
+	accounts := topology.TableFrom(b, "accounts", "accounts", serde.String(), serde.JSON[regionAccount]())
+	byRegion := topology.GroupTableBy(accounts, "by-region", func(_ string, a regionAccount) topology.KeyValue[string, int64] {
 		return topology.Pair(a.Region, a.Balance)
 	}, serde.String(), serde.Int64())
 	log := topology.AggregateTable(byRegion, "region-log", func() string { return "" },
@@ -263,24 +269,24 @@ func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 		func(agg, v int64) int64 { return agg - v })
 	logs := watchChanges(b, log, "watch-log")
 	totals := watchChanges(b, sums, "watch-sums")
-	d := mustDriver(t, b)
-	in := eddytest.InputTopic(d, "accounts", serde.String(), serde.JSON[account]())
-	for i, a := range []account{{"eu", 3}, {"eu", 5}, {"us", 5}} {
+	d := tableDriver(t, b)
+	in := eddytest.InputTopic(d, "accounts", serde.String(), serde.JSON[regionAccount]())
+	for i, a := range []regionAccount{{"eu", 3}, {"eu", 5}, {"us", 5}} {
 		if err := in.Pipe("acct", a, time.UnixMilli(int64(i+1))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	checkChanges(t, logs.take(), []upd[string, string]{
-		{key: "eu", new: ptr("+3"), ts: 1},
-		{key: "eu", new: ptr("+3-3+5"), old: ptr("+3"), ts: 2},
-		{key: "eu", new: ptr("+3-3+5-5"), old: ptr("+3-3+5"), ts: 3},
-		{key: "us", new: ptr("+5"), ts: 3},
+	checkTableChanges(t, logs.take(), []wantChange[string, string]{
+		{key: "eu", new: just("+3"), ts: 1},
+		{key: "eu", new: just("+3-3+5"), old: just("+3"), ts: 2},
+		{key: "eu", new: just("+3-3+5-5"), old: just("+3-3+5"), ts: 3},
+		{key: "us", new: just("+5"), ts: 3},
 	})
-	checkChanges(t, totals.take(), []upd[string, int64]{
-		{key: "eu", new: ptr[int64](3), ts: 1},
-		{key: "eu", new: ptr[int64](5), old: ptr[int64](3), ts: 2},
-		{key: "eu", new: ptr[int64](0), old: ptr[int64](5), ts: 3},
-		{key: "us", new: ptr[int64](5), ts: 3},
+	checkTableChanges(t, totals.take(), []wantChange[string, int64]{
+		{key: "eu", new: just[int64](3), ts: 1},
+		{key: "eu", new: just[int64](5), old: just[int64](3), ts: 2},
+		{key: "eu", new: just[int64](0), old: just[int64](5), ts: 3},
+		{key: "us", new: just[int64](5), ts: 3},
 	})
 }
 
