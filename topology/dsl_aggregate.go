@@ -13,6 +13,10 @@ import (
 // WithoutRecordCache): the updates of a key between two commits are forwarded once.
 // Kafka Streams: KGroupedStream#aggregate with Materialized.as(name).
 func Aggregate[K, V, VA any](g GroupedStream[K, V], name string, init func() VA, aggregator func(key K, value V, agg VA) VA, aggregates serde.Serde[VA]) Table[K, VA] {
+	if g.s.b != nil {
+		g.s.b.requireFunc("aggregate "+name, "init", init)
+		g.s.b.requireFunc("aggregate "+name, "the aggregator", aggregator)
+	}
 	first := func(k K, v V) VA { return aggregator(k, v, init()) }
 	return aggregate(g, name, "aggregate", first, aggregator, aggregates)
 }
@@ -27,8 +31,11 @@ func Count[K, V any](g GroupedStream[K, V], name string) Table[K, int64] {
 // first value of a key is its aggregate, and each later one is combined with it. The
 // stream's value serde must be known. Kafka Streams: KGroupedStream#reduce.
 func Reduce[K, V any](g GroupedStream[K, V], name string, reducer func(agg, value V) V) Table[K, V] {
-	if g.s.b != nil && g.s.values == nil {
-		g.s.b.problemf("reduce %q: the stream's value serde is not known; set it with WithSerdes", name)
+	if g.s.b != nil {
+		if g.s.values == nil {
+			g.s.b.problemf("reduce %q: the stream's value serde is not known; set it with WithSerdes", name)
+		}
+		g.s.b.requireFunc("reduce "+name, "the reducer", reducer)
 	}
 	return aggregate(g, name, "reduce", func(_ K, v V) V { return v }, func(_ K, v V, agg V) V { return reducer(agg, v) }, g.s.values)
 }

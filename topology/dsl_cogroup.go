@@ -102,10 +102,7 @@ func AggregateCogrouped[K, VA any](c CogroupedStream[K, VA], name string, init f
 	if c.keys == nil {
 		b.problemf("cogroup %q: the key serde of the grouped streams is not known; set it with WithSerdes", storeName)
 	}
-	if init == nil {
-		b.problemf("cogroup %q: init is nil", storeName)
-		init = func() VA { var zero VA; return zero }
-	}
+	b.requireFunc(fmt.Sprintf("cogroup %q", storeName), "init", init)
 	state := newTableState(b, storeName, c.keys, aggregates)
 	// The inputs forward at once; the merging node holds the record cache, so that the
 	// updates of a key from several inputs are forwarded once, with the Old value before

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -12,6 +13,14 @@ import (
 
 // This file holds the operators on tables: filters, value maps, materialization, and
 // the grouping and aggregation of tables.
+
+// requireFunc reports a problem of operator when fn, a function the user gave as what,
+// is nil: it would fail the task at its first record.
+func (b *Builder) requireFunc(operator, what string, fn any) {
+	if fn == nil || reflect.ValueOf(fn).IsNil() {
+		b.problemf("%s: %s is nil", operator, what)
+	}
+}
 
 // WithSerdes returns the table with its serdes set: those that Materialize and the
 // operators writing a topic or a store use. Operators that change the type of the
@@ -43,6 +52,7 @@ func filterTable[K, V any](t Table[K, V], pred func(K, V) bool, want bool, opts 
 		return t
 	}
 	name := t.b.nodeName(applyOptions(opts).name, "KTABLE-FILTER")
+	t.b.requireFunc(name, "the predicate", pred)
 	passes := func(k K, v V, has bool) bool { return has && pred(k, v) == want }
 	addFuncNode(t.b, name, func(ctx *dslContext[K, Change[V]], r dslRecord[K, Change[V]]) error {
 		c := r.Value
@@ -75,6 +85,7 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 		return Table[K, VR]{}
 	}
 	name := t.b.nodeName(applyOptions(opts).name, "KTABLE-MAPVALUES")
+	t.b.requireFunc(name, "the mapper", fn)
 	addFuncNode(t.b, name, func(ctx *dslContext[K, Change[VR]], r dslRecord[K, Change[V]]) error {
 		c := r.Value
 		out := Change[VR]{HasNew: c.HasNew, HasOld: c.HasOld}
@@ -196,6 +207,7 @@ func GroupTableBy[K, V, KR, VR any](t Table[K, V], name string, selector func(ke
 		selectName = name + "-select"
 	}
 	selectNode := b.nodeName(selectName, "KTABLE-SELECT")
+	b.requireFunc("table groupBy "+topic, "the selector", selector)
 	same := sameKeys(keys)
 	addFuncNode(b, selectNode, func(ctx *dslContext[KR, Change[VR]], r dslRecord[K, Change[V]]) error {
 		c := r.Value
@@ -257,6 +269,11 @@ func sameKeys[K any](keys serde.Serde[K]) func(a, b K) (bool, error) {
 // Materialized.as(name) (KTableAggregate); unlike Java's, a Go subtractor cannot delete
 // the key by returning null.
 func AggregateTable[K, V, VA any](g GroupedTable[K, V], name string, init func() VA, adder, subtractor func(key K, value V, agg VA) VA, aggregates serde.Serde[VA]) Table[K, VA] {
+	if g.b != nil {
+		g.b.requireFunc("table aggregate "+name, "init", init)
+		g.b.requireFunc("table aggregate "+name, "the adder", adder)
+		g.b.requireFunc("table aggregate "+name, "the subtractor", subtractor)
+	}
 	first := func(k K, v V) VA { return adder(k, v, init()) }
 	return aggregateTable(g, name, "table aggregate", first, adder, subtractor, aggregates)
 }
@@ -277,6 +294,10 @@ func CountTable[K, V any](g GroupedTable[K, V], name string) Table[K, int64] {
 // a later one is combined with adder, and an old value is taken out with subtractor.
 // Kafka Streams: KGroupedTable#reduce (KTableReduce).
 func ReduceTable[K, V any](g GroupedTable[K, V], name string, adder, subtractor func(agg, value V) V) Table[K, V] {
+	if g.b != nil {
+		g.b.requireFunc("table reduce "+name, "the adder", adder)
+		g.b.requireFunc("table reduce "+name, "the subtractor", subtractor)
+	}
 	return aggregateTable(g, name, "table reduce",
 		func(_ K, v V) V { return v },
 		func(_ K, v V, agg V) V { return adder(agg, v) },

@@ -342,6 +342,24 @@ func TestTableOperatorProblems(t *testing.T) {
 			want: "nil key or value serde",
 		},
 		{
+			name: "a nil predicate is refused",
+			build: func(b *topology.Builder) {
+				topology.FilterTable(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()), nil)
+			},
+			want: "the predicate is nil",
+		},
+		{
+			name: "a nil subtractor is refused",
+			build: func(b *topology.Builder) {
+				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
+				g := topology.GroupTableBy(table, "g", func(k string, v int64) topology.KeyValue[string, int64] {
+					return topology.Pair(k, v)
+				}, serde.String(), serde.Int64())
+				topology.ReduceTable(g, "sums", func(a, v int64) int64 { return a + v }, nil)
+			},
+			want: "the subtractor is nil",
+		},
+		{
 			name: "generated names are refused under RequireExplicitNames",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
