@@ -22,7 +22,7 @@ type Sink interface {
 // topic, on the task's partition: puts as the new value, deletes as tombstones (a null
 // value), so that compaction keeps exactly the newest state of every key. now gives the
 // timestamp of changelog records: that of the record being processed, as in Kafka
-// Streams.
+// Streams. The returned store implements store.Unlogger, whose Unlogged returns s.
 func Logged(s store.KeyValueStore, topic string, partition int32, sink Sink, now func() time.Time) store.KeyValueStore {
 	return &loggedStore{KeyValueStore: s, topic: topic, partition: partition, sink: sink, now: now}
 }
@@ -34,6 +34,9 @@ type loggedStore struct {
 	sink      Sink
 	now       func() time.Time
 }
+
+// Unlogged returns the wrapped store: writes through it are not logged.
+func (l *loggedStore) Unlogged() store.KeyValueStore { return l.KeyValueStore }
 
 func (l *loggedStore) Put(key, value []byte) error {
 	if err := l.KeyValueStore.Put(key, value); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 )
 
@@ -67,5 +68,95 @@ func TestLoggedStoreSendsEveryChangeToItsChangelogPartition(t *testing.T) {
 	}
 	if _, found, _ := kv.Get([]byte("k")); found {
 		t.Error("the delete did not reach the store")
+	}
+}
+
+func TestLoggedStoreUnloggedWritesReachTheStoreButNotTheChangelog(t *testing.T) {
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kv, err := db.KeyValue("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	logged := changelog.Logged(kv, "app-s-changelog", 0, sink, time.Now)
+	u, ok := logged.(store.Unlogger)
+	if !ok {
+		t.Fatalf("the logged store, a %T, does not implement store.Unlogger", logged)
+	}
+	if got := u.Unlogged(); got != kv {
+		t.Fatalf("Unlogged = %v, want the wrapped store %v", got, kv)
+	}
+	if err := logged.Put([]byte("logged"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Unlogged().Put([]byte("quiet"), []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Unlogged().Delete([]byte("logged")); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.records) != 1 || sink.records[0].key != "logged" {
+		t.Errorf("changelog records %v, want only the put of \"logged\"", sink.records)
+	}
+	if v, found, err := logged.Get([]byte("quiet")); err != nil || !found || string(v) != "2" {
+		t.Errorf("Get through the logged store of a key put unlogged = %q, %v, %v; want 2", v, found, err)
+	}
+	if _, found, _ := logged.Get([]byte("logged")); found {
+		t.Error("a key deleted unlogged is still visible through the logged store")
+	}
+}
+
+func TestAWindowStoreOverALoggedStoreLogsItsWritesButNotItsExpiry(t *testing.T) {
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kv, err := db.KeyValue("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	logged := changelog.Logged(kv, "app-w-changelog", 0, sink, time.Now)
+	ws, err := store.NewWindowStore(logged, store.WindowConfig{Retention: 300 * time.Millisecond, SegmentInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []int64{50, 120, 1000} { // 1000 expires the first two
+		if err := ws.Put([]byte("k"), start, []byte(fmt.Sprint(start))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var values []string
+	for _, r := range sink.records {
+		if r.value == nil {
+			t.Errorf("the window store logged a tombstone for %q", r.key)
+		}
+		values = append(values, string(r.value))
+	}
+	for _, v := range []string{"50", "120", "1000"} {
+		if !slices.Contains(values, v) {
+			t.Errorf("the put of %s was not logged; logged %q", v, values)
+		}
+	}
+	// Each put moved into a new segment: three meta records and three windows.
+	if len(sink.records) != 6 {
+		t.Errorf("logged %d records, want 6 (3 windows, 3 meta records)", len(sink.records))
+	}
+	it, err := kv.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for it.Next() {
+		n++
+	}
+	it.Close()
+	if n != 2 {
+		t.Errorf("the store holds %d keys after expiry, want 2 (the meta record and the live window)", n)
 	}
 }

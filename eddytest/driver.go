@@ -4,8 +4,12 @@
 // everything it causes, before Pipe returns.
 //
 // Every topic has one partition, so each subtopology runs as one task (partition 0).
-// Records written to a topic that another subtopology reads are processed by it in turn.
-// Stores are in memory and committed after every piped record.
+// Records written to a topic that another subtopology reads are processed by it in turn,
+// internal (repartition) topics included, whose names the application id completes.
+// Records written to the topic of a global store are applied to the store at once.
+// Stores are in memory. By default the driver commits after every piped record, first
+// flushing the processors that hold records back (topology.Flusher); with ManualCommit
+// it commits only when the test calls Commit.
 //
 //	d, err := eddytest.New(topo)
 //	...
@@ -31,11 +35,16 @@ import (
 
 // Driver runs one topology. It is not safe for concurrent use.
 type Driver struct {
-	topo    *topology.Topology
-	now     time.Time
-	engine  store.Engine
-	tasks   []*task.Task
-	byTopic map[string]*task.Task
+	topo   *topology.Topology
+	now    time.Time
+	engine store.Engine
+	tasks  []*task.Task
+	// manual says the driver commits only when Commit is called.
+	manual bool
+	// globalDB holds the global stores; globals are the global stores by topic.
+	globalDB store.TaskDB
+	globals  map[string]globalStore
+	byTopic  map[string]*task.Task
 	// topics holds every record written, per topic, with the read position of tests.
 	topics map[string]*topicLog
 	// offsets counts the records piped into each topic.
@@ -53,11 +62,19 @@ type options struct {
 	applicationID   string
 	wallClock       time.Time
 	skipUndecodable bool
+	manualCommit    bool
 }
 
-// ApplicationID sets the application id that processors see and changelog topic names
-// derive from. Default "eddytest".
+// ApplicationID sets the application id that processors see and that completes the
+// names of changelog topics (<id>-<store>-changelog) and internal topics (<id>-<name>).
+// Default "eddytest".
 func ApplicationID(id string) Option { return func(o *options) { o.applicationID = id } }
+
+// ManualCommit makes the driver commit only when the test calls Driver.Commit, instead
+// of after every piped record: processors that hold records back between commits, such
+// as a record cache, then show what they hold back (several updates of a key collapse
+// into one output at the commit).
+func ManualCommit() Option { return func(o *options) { o.manualCommit = true } }
 
 // WallClock sets the driver's wall-clock time at start. Default: time.Now().
 func WallClock(t time.Time) Option { return func(o *options) { o.wallClock = t } }
@@ -87,13 +104,21 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	if topo == nil {
 		return nil, errors.New("eddytest: nil topology")
 	}
+	// Every topic name below is complete.
+	topo = topo.WithApplicationID(o.applicationID)
 	d := &Driver{
 		topo:    topo,
 		now:     o.wallClock,
 		engine:  memstore.New(),
+		manual:  o.manualCommit,
 		byTopic: map[string]*task.Task{},
 		topics:  map[string]*topicLog{},
 		offsets: map[string]int64{},
+		globals: map[string]globalStore{},
+	}
+	globals, err := d.openGlobals()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
 	}
 	for _, sub := range topo.Subtopologies() {
 		db, err := d.engine.Open("")
@@ -105,6 +130,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			ApplicationID:   o.applicationID,
 			Subtopology:     sub,
 			DB:              db,
+			GlobalStores:    globals,
 			Collector:       collector{d},
 			SkipUndecodable: o.skipUndecodable,
 			Now:             func() time.Time { return d.now },
@@ -123,13 +149,54 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	return d, nil
 }
 
+// openGlobals opens the global stores in one database, as the engine does.
+func (d *Driver) openGlobals() (map[string]store.KeyValueStore, error) {
+	defs := d.topo.GlobalStores()
+	if len(defs) == 0 {
+		return nil, nil
+	}
+	db, err := d.engine.Open("")
+	if err != nil {
+		return nil, err
+	}
+	d.globalDB = db
+	byName := map[string]store.KeyValueStore{}
+	for _, g := range defs {
+		kv, err := db.KeyValue(g.Def.Name())
+		if err != nil {
+			return nil, fmt.Errorf("opening global store %q: %w", g.Def.Name(), err)
+		}
+		byName[g.Def.Name()] = kv
+		d.globals[g.Topic] = globalStore{GlobalStore: g, kv: kv}
+	}
+	return byName, nil
+}
+
+// globalStore is a global store with its store.
+type globalStore struct {
+	topology.GlobalStore
+	kv store.KeyValueStore
+}
+
+// applyGlobal writes a record of a global store's topic to the store and commits it.
+func (d *Driver) applyGlobal(g globalStore, r Record) error {
+	if err := g.Apply(g.kv, r.Key, r.Value, r.Timestamp); err != nil {
+		return fmt.Errorf("eddytest: global store %q: applying a record of %s: %w", g.Def.Name(), g.Topic, err)
+	}
+	return d.globalDB.Commit(nil)
+}
+
 // PipeRaw writes a record of bytes to topic and processes it and everything it causes.
-// A topic that no source reads only stores it.
+// A record of the topic of a global store is applied to the store. A topic that no
+// source reads only stores it.
 func (d *Driver) PipeRaw(topic string, r Record) error {
 	if d.closed {
 		return errors.New("eddytest: driver closed")
 	}
 	d.log(topic).records = append(d.log(topic).records, r)
+	if g, ok := d.globals[topic]; ok {
+		return d.applyGlobal(g, r)
+	}
 	t, ok := d.byTopic[topic]
 	if !ok {
 		return nil
@@ -147,8 +214,21 @@ func (d *Driver) PipeRaw(topic string, r Record) error {
 }
 
 // drain processes every queued record of every task, including those that tasks write
-// to topics that other tasks read, then commits.
+// to topics that other tasks read, then commits unless commits are manual.
 func (d *Driver) drain() error {
+	if _, err := d.process(); err != nil {
+		return err
+	}
+	if d.manual {
+		return nil
+	}
+	return d.commit()
+}
+
+// process processes every queued record of every task, including those that tasks
+// write to topics that other tasks read, and reports whether there were any.
+func (d *Driver) process() (bool, error) {
+	processed := false
 	for progress := true; progress; {
 		progress = false
 		for _, t := range d.tasks {
@@ -156,13 +236,51 @@ func (d *Driver) drain() error {
 				ok, err := t.Process()
 				if err = errors.Join(append(d.deferred, err)...); err != nil {
 					d.deferred = nil
-					return err
+					return processed, err
 				}
 				if !ok {
 					break
 				}
-				progress = true
+				progress, processed = true, true
 			}
+		}
+	}
+	return processed, nil
+}
+
+// maxFlushRounds bounds the rounds of flushing and processing of one commit: what a
+// task flushes to a topic that another task reads may be held back there and flushed in
+// the next round, and so on down the topology; a processor that forwards something at
+// every flush would never let a commit end.
+const maxFlushRounds = 1000
+
+// Commit commits as the engine does: every task flushes the records its processors
+// hold back (topology.Flusher), what that causes is processed (and flushed in turn),
+// and the stores commit. Without ManualCommit the driver already commits after every
+// piped record, and Commit has nothing left to do.
+func (d *Driver) Commit() error {
+	if d.closed {
+		return errors.New("eddytest: driver closed")
+	}
+	return d.commit()
+}
+
+func (d *Driver) commit() error {
+	for round := 0; ; round++ {
+		if round == maxFlushRounds {
+			return fmt.Errorf("eddytest: processors still forward records after %d rounds of flushing", round)
+		}
+		for _, t := range d.tasks {
+			if err := t.Flush(); err != nil {
+				return err
+			}
+		}
+		more, err := d.process()
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
 		}
 	}
 	for _, t := range d.tasks {
@@ -189,12 +307,17 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 }
 
 // KeyValueStore returns a key-value store of the topology, as its processors see it but
-// without changelog logging; wrap it with the store's definition for typed access:
-// counts.Wrap(d.KeyValueStore("counts")).
+// without changelog logging, or a global store; wrap it with the store's definition for
+// typed access: counts.Wrap(d.KeyValueStore("counts")).
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	for _, t := range d.tasks {
 		if s, ok := t.RawStores()[name]; ok {
 			return s, nil
+		}
+	}
+	for _, g := range d.globals {
+		if g.Def.Name() == name {
+			return g.kv, nil
 		}
 	}
 	return nil, fmt.Errorf("eddytest: no store %q in the topology", name)
@@ -216,6 +339,9 @@ func (d *Driver) Close() error {
 	for _, t := range d.tasks {
 		errs = append(errs, t.Close(true))
 	}
+	if d.globalDB != nil {
+		errs = append(errs, d.globalDB.Close())
+	}
 	errs = append(errs, d.engine.Close())
 	return errors.Join(errs...)
 }
@@ -235,6 +361,14 @@ type collector struct{ d *Driver }
 func (c collector) Send(topic string, _ int32, key, value []byte, ts time.Time, headers []processor.Header) {
 	l := c.d.log(topic)
 	l.records = append(l.records, Record{Key: key, Value: value, Timestamp: ts, Headers: headers})
+	if g, ok := c.d.globals[topic]; ok {
+		// A topology that writes the topic of a global store updates the store, as on
+		// Kafka (there a little later).
+		if err := c.d.applyGlobal(g, Record{Key: key, Value: value, Timestamp: ts}); err != nil {
+			c.d.deferred = append(c.d.deferred, err)
+		}
+		return
+	}
 	t, ok := c.d.byTopic[topic]
 	if !ok {
 		return

@@ -12,18 +12,29 @@ type Kind int
 
 const (
 	KindKeyValue Kind = iota + 1
+	// KindWindow is a window store (WindowDef): a KeyValueStore laid out by NewWindowStore.
+	KindWindow
+	// KindSession is a session store (SessionDef): a KeyValueStore laid out by
+	// NewSessionStore.
+	KindSession
 )
 
 func (k Kind) String() string {
 	switch k {
 	case KindKeyValue:
 		return "key-value"
+	case KindWindow:
+		return "window"
+	case KindSession:
+		return "session"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
 // Definition describes a store to the topology builder and the engine, whatever its
-// types. KeyValueDef implements it.
+// types. KeyValueDef, WindowDef and SessionDef implement it. The engine opens every
+// store as a KeyValueStore (TaskDB.KeyValue), whatever its kind: window and session
+// stores are layers over one.
 type Definition interface {
 	// Name is the store's name, unique within a topology. It names the changelog topic
 	// too: <application.id>-<name>-changelog.
@@ -32,7 +43,8 @@ type Definition interface {
 	// Logged reports whether writes go to a changelog topic. Default true.
 	Logged() bool
 	// ChangelogConfig is the topic configuration of the changelog, over the defaults
-	// (cleanup.policy=compact).
+	// (cleanup.policy=compact; a policy that includes compact, as window stores'
+	// compact,delete, is kept).
 	ChangelogConfig() map[string]string
 }
 

@@ -47,6 +47,15 @@ type KeyValueStore interface {
 	ApproximateNumEntries() (int64, error)
 }
 
+// Unlogger is implemented by store decorators that log writes to a changelog
+// (changelog.Logged): Unlogged returns the store under the decorator, whose writes are
+// staged and committed with the task as usual but sent to no changelog. Window and
+// session stores delete expired segments through it: Kafka Streams expires their
+// changelogs by topic retention (cleanup.policy=compact,delete), not by tombstones.
+type Unlogger interface {
+	Unlogged() KeyValueStore
+}
+
 // Iterator walks key-value pairs in key order. Use it like bufio.Scanner:
 //
 //	it, err := s.All()

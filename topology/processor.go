@@ -20,6 +20,13 @@ import (
 // Errors that the processor returns from Init, Process and Close reach the engine as
 // they are (the engine names the task, node and record); the errors the adapter makes
 // itself, such as for a record of the wrong type, name the node.
+//
+// A processor that holds records back between commits, as a record cache does,
+// implements Flusher (Flush() error and Discard()): the engine calls Flush before every
+// commit, parents before children, and what Flush forwards is part of that commit; it
+// calls Discard when it rolls the task's stores back to their last commit (an aborted
+// transaction), so that what was held is dropped with the writes that made it. Flush may
+// forward through the context the processor was given at Init.
 func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier processor.Supplier[KIn, VIn, KOut, VOut], parents ...string) {
 	if b == nil {
 		return
@@ -39,9 +46,33 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 		return
 	}
 	n.newProcessor = func() NodeProcessor {
-		return &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: supplier()}
+		p := supplier()
+		e := &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: p}
+		if f, ok := p.(Flusher); ok {
+			// Only processors that hold records back are flushed: the engine skips the
+			// others.
+			return &flushingProcessor[KIn, VIn, KOut, VOut]{erasedProcessor: e, f: f}
+		}
+		return e
 	}
 }
+
+// flushingProcessor is the adapter of a user processor that implements Flusher.
+type flushingProcessor[KIn, VIn, KOut, VOut any] struct {
+	*erasedProcessor[KIn, VIn, KOut, VOut]
+	f Flusher
+}
+
+var _ Flusher = (*flushingProcessor[int, int, int, int])(nil)
+
+func (p *flushingProcessor[KIn, VIn, KOut, VOut]) Flush() error {
+	if p.ctx == nil {
+		return nil // never initialized: it holds nothing
+	}
+	return p.f.Flush()
+}
+
+func (p *flushingProcessor[KIn, VIn, KOut, VOut]) Discard() { p.f.Discard() }
 
 // erasedProcessor runs a typed user processor as a NodeProcessor.
 type erasedProcessor[KIn, VIn, KOut, VOut any] struct {

@@ -34,7 +34,9 @@ import (
 // has validated it.
 type Config struct {
 	ApplicationID string
-	Topology      *topology.Topology
+	// Topology is the topology as built: Run completes the names of its internal topics
+	// with ApplicationID (Topology.WithApplicationID) before anything else.
+	Topology *topology.Topology
 	// ClientOpts configure every client the engine makes, after the engine's own
 	// options: the seed brokers, then the user's pass-through options.
 	ClientOpts []kgo.Opt
@@ -81,6 +83,13 @@ type Engine struct {
 	admin         *kadm.Client
 	collector     *collector
 	restorer      *changelog.Restorer
+	// global holds the global stores; nil when the topology has none.
+	global *globals
+	// internal names the internal (repartition) topics; purged holds, per partition of
+	// one, the offset up to which its records were deleted, last at lastPurge.
+	internal  map[string]bool
+	purged    map[topicPartition]int64
+	lastPurge time.Time
 
 	// mu guards the tasks: the loop holds it while it processes a batch, and the group
 	// callbacks while they create, commit and close tasks.
@@ -121,16 +130,23 @@ type runningTask struct {
 // Run starts the instance and processes until ctx ends or an error stops it. Before it
 // returns, every task is committed (unless an error makes that unsafe) and closed, and
 // the instance has left its group.
-func Run(ctx context.Context, cfg Config) error {
+func Run(ctx context.Context, cfg Config) (err error) {
+	// Every topic name the engine sees from here on is complete.
+	cfg.Topology = cfg.Topology.WithApplicationID(cfg.ApplicationID)
 	e := &Engine{
 		cfg:           cfg,
 		log:           cfg.Logger,
 		subtopologies: map[int][]string{},
 		tasks:         map[processor.TaskID]*runningTask{},
 		pending:       map[processor.TaskID]*runningTask{},
+		internal:      map[string]bool{},
+		purged:        map[topicPartition]int64{},
 	}
 	for _, sub := range cfg.Topology.Subtopologies() {
 		e.subtopologies[sub.ID] = sub.SourceTopics()
+	}
+	for _, it := range cfg.Topology.InternalTopics() {
+		e.internal[it.Name] = true
 	}
 
 	adminClient, err := kgo.NewClient(cfg.ClientOpts...)
@@ -145,6 +161,27 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	e.log.Debug("topics checked", "took", time.Since(began))
+
+	// Global stores are filled before any task starts, and closed after every task.
+	e.global, err = openGlobals(ctx, cfg, globalsConfig{
+		admin:         e.admin,
+		partitions:    partitions,
+		readCommitted: cfg.TransactionalID != "",
+		newClient: func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return kgo.NewClient(append(slices.Clone(cfg.ClientOpts), opts...)...)
+		},
+	})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil // stopped while bootstrapping: what was read is committed
+		}
+		return err
+	}
+	defer func() {
+		if cerr := e.global.close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 
 	for {
 		err := e.member(ctx, partitions)
@@ -260,6 +297,9 @@ func (e *Engine) loop(ctx context.Context) error {
 
 		e.mu.Lock()
 		err := e.beginTransaction()
+		if err == nil && e.global != nil {
+			err = e.global.update()
+		}
 		if err == nil {
 			err = e.step(ctx, fetches)
 		}
@@ -273,6 +313,9 @@ func (e *Engine) loop(ctx context.Context) error {
 				err = e.commitTransaction(commitCtx)
 			} else {
 				err = e.commit(commitCtx, e.tasks)
+			}
+			if err == nil {
+				err = e.afterCommit(commitCtx)
 			}
 			cancel()
 			lastCommit, committed = time.Now(), true
@@ -345,7 +388,13 @@ func (e *Engine) beginTransaction() error {
 // offsets. REQUIRES: e.mu.
 func (e *Engine) commitTransaction(ctx context.Context) error {
 	if !e.inTxn {
+		// Nothing was processed since the last commit, whose flush left nothing held.
 		return nil
+	}
+	// What processors hold back belongs to this transaction. After an error the
+	// transaction stays open, and shutdown aborts it.
+	if err := flushTasks(e.tasks); err != nil {
+		return err
 	}
 	e.inTxn = false
 	// A transaction older than its timeout is aborted by the broker anyway; an End that
@@ -466,14 +515,18 @@ func (e *Engine) taskOf(topic string, partition int32) (processor.TaskID, bool) 
 	return processor.TaskID{}, false
 }
 
-// commit makes the progress of tasks durable: it flushes the producer so that every
-// output and changelog record is acknowledged, commits the tasks' input offsets to the
-// group, and then commits each task's stores with the changelog offsets they reflect.
-// After a crash between the last two steps, the stores are older than the committed
-// offsets and restoration replays the changelog tail. REQUIRES: e.mu.
+// commit makes the progress of tasks durable: it flushes the tasks (what their
+// processors hold back is forwarded), flushes the producer so that every output and
+// changelog record is acknowledged, commits the tasks' input offsets to the group, and
+// then commits each task's stores with the changelog offsets they reflect. After a crash
+// between the last two steps, the stores are older than the committed offsets and
+// restoration replays the changelog tail. REQUIRES: e.mu.
 func (e *Engine) commit(ctx context.Context, tasks map[processor.TaskID]*runningTask) error {
 	if len(tasks) == 0 {
 		return nil
+	}
+	if err := flushTasks(tasks); err != nil {
+		return err
 	}
 	if err := e.collector.flush(ctx); err != nil {
 		return err
@@ -496,6 +549,74 @@ func (e *Engine) commit(ctx context.Context, tasks map[processor.TaskID]*running
 		}
 	}
 	return e.commitStores(tasks)
+}
+
+// flushTasks makes every task forward what its processors hold back
+// (topology.Flusher), in task order, so that it is part of the commit that follows.
+// REQUIRES: e.mu.
+func flushTasks(tasks map[processor.TaskID]*runningTask) error {
+	for _, id := range slices.SortedFunc(maps.Keys(tasks), compareTaskIDs) {
+		if err := tasks[id].Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterCommit follows a commit of the loop: the global stores commit the offsets they
+// reflect, and consumed records of repartition topics are purged. REQUIRES: e.mu.
+func (e *Engine) afterCommit(ctx context.Context) error {
+	if e.global != nil {
+		if err := e.global.commit(); err != nil {
+			return err
+		}
+	}
+	e.purgeRepartitionTopics(ctx)
+	return nil
+}
+
+// purgeInterval is how often the records of repartition topics that the instance's
+// tasks consumed and committed are deleted. Kafka Streams: repartition.purge.interval.ms.
+const purgeInterval = 30 * time.Second
+
+// purgeRepartitionTopics deletes, at most every purgeInterval, the records of the
+// repartition topics that the running tasks have committed (Kafka Streams does the
+// same after commits): nothing else reads them, and the topics keep their records
+// forever otherwise (retention.ms=-1). A failure is logged, and the next purge retries.
+// REQUIRES: e.mu.
+func (e *Engine) purgeRepartitionTopics(ctx context.Context) {
+	if len(e.internal) == 0 || time.Since(e.lastPurge) < purgeInterval {
+		return
+	}
+	e.lastPurge = time.Now()
+	offsets := kadm.Offsets{}
+	for id, t := range e.tasks {
+		for topic, next := range t.committed {
+			if e.internal[topic] && next > e.purged[topicPartition{topic, id.Partition}] {
+				offsets.Add(kadm.Offset{Topic: topic, Partition: id.Partition, At: next, LeaderEpoch: -1})
+			}
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	resp, err := e.admin.DeleteRecords(ctx, offsets)
+	if err != nil {
+		e.log.Warn("purging consumed records of repartition topics", "error", err)
+		return
+	}
+	purged := 0
+	resp.Each(func(r kadm.DeleteRecordsResponse) {
+		if r.Err != nil {
+			e.log.Warn("purging consumed records of a repartition topic", "topic", r.Topic, "partition", r.Partition, "error", r.Err)
+			return
+		}
+		if o, ok := offsets.Lookup(r.Topic, r.Partition); ok {
+			e.purged[topicPartition{r.Topic, r.Partition}] = o.At
+			purged++
+		}
+	})
+	e.log.Debug("purged consumed records of repartition topics", "partitions", purged)
 }
 
 // commitStores commits each task's stores with the changelog offsets they reflect, once
@@ -680,6 +801,7 @@ func (e *Engine) openTask(id processor.TaskID) (*runningTask, error) {
 		ApplicationID:   e.cfg.ApplicationID,
 		Subtopology:     sub,
 		DB:              db,
+		GlobalStores:    e.global.kvs(),
 		Collector:       e.collector,
 		MaxIdle:         e.cfg.MaxTaskIdle,
 		SkipUndecodable: e.cfg.SkipUndecodable,

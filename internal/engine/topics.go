@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,12 +28,14 @@ var (
 )
 
 // prepareTopics checks the topology against the cluster and creates missing changelog
-// topics: source and sink topics must exist; the source topics of each subtopology must
+// and internal topics: source, sink and global store topics must exist; internal topics
+// are created as prepareInternalTopics says; the source topics of each subtopology must
 // have the same partition count; each changelog has that count and is compacted. It
-// returns the partition count of every topic the tasks read or write.
+// returns the partition count of every topic the tasks read or write and of the global
+// stores' topics.
 func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (map[string]int32, error) {
 	partitions := map[string]int32{}
-	external := append(topo.SourceTopics(), topo.SinkTopics()...)
+	external := externalTopics(topo)
 	// Every topic at once: asking for topics that do not exist makes the client retry
 	// until its retry timeout, and missing changelogs are the normal first start.
 	details, err := admin.ListTopics(ctx)
@@ -51,6 +54,9 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return nil, fmt.Errorf("%w: %s (create them before starting the application)", ErrMissingTopics, strings.Join(slices.Compact(missing), ", "))
+	}
+	if err := prepareInternalTopics(ctx, admin, topo, details, partitions, replication); err != nil {
+		return nil, err
 	}
 
 	changelogs := map[string]int32{}
@@ -71,9 +77,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 			if def.Logged() {
 				name := changelog.TopicName(applicationID, def.Name())
 				changelogs[name] = n
-				cfg := def.ChangelogConfig()
-				cfg["cleanup.policy"] = "compact"
-				configs[name] = cfg
+				configs[name] = changelogConfig(def)
 			}
 		}
 	}
@@ -118,13 +122,36 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 				return nil, fmt.Errorf("describing changelog %s: %w", rc.Name, rc.Err)
 			}
 			for _, c := range rc.Configs {
-				if c.Key == "cleanup.policy" && !strings.Contains(c.MaybeValue(), "compact") {
+				if c.Key == "cleanup.policy" && !compacts(c.MaybeValue()) {
 					return nil, fmt.Errorf("%w: changelog %s has cleanup.policy=%s, not compact", ErrInternalTopic, rc.Name, c.MaybeValue())
 				}
 			}
 		}
 	}
 	return partitions, nil
+}
+
+// changelogConfig is the topic configuration of a store's changelog: the store's own,
+// with a cleanup.policy that compacts. A policy of the store that compacts is kept
+// (window and session stores ask for compact,delete, as in Kafka Streams); any other is
+// replaced by compact.
+func changelogConfig(def store.Definition) map[string]string {
+	cfg := def.ChangelogConfig()
+	if !compacts(cfg["cleanup.policy"]) {
+		cfg["cleanup.policy"] = "compact"
+	}
+	return cfg
+}
+
+// compacts reports whether a cleanup.policy value (a comma-separated list) includes
+// compact.
+func compacts(policy string) bool {
+	for p := range strings.SplitSeq(policy, ",") {
+		if strings.TrimSpace(p) == "compact" {
+			return true
+		}
+	}
+	return false
 }
 
 func describeCounts(counts map[string]int32) string {
@@ -150,7 +177,7 @@ func awaitLeaders(ctx context.Context, admin *kadm.Client, topics []string) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for changelog topics to be served: %w", err)
+			return fmt.Errorf("waiting for new topics to be served: %w", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -169,4 +196,23 @@ func ledEverywhere(details kadm.TopicDetails, topics []string) error {
 		}
 	}
 	return nil
+}
+
+// externalTopics are the topics the application reads and writes but does not own:
+// those of sources, sinks and global stores, without the internal topics.
+func externalTopics(topo *topology.Topology) []string {
+	internal := map[string]bool{}
+	for _, it := range topo.InternalTopics() {
+		internal[it.Name] = true
+	}
+	var external []string
+	for _, t := range append(topo.SourceTopics(), topo.SinkTopics()...) {
+		if !internal[t] {
+			external = append(external, t)
+		}
+	}
+	for _, g := range topo.GlobalStores() {
+		external = append(external, g.Topic)
+	}
+	return external
 }

@@ -22,6 +22,13 @@ func (c *nodeContext) StreamTime() time.Time                      { return c.tas
 func (c *nodeContext) Forward(child string, r topology.AnyRecord) { c.task.forward(c.node, child, r) }
 
 func (c *nodeContext) StateStore(name string) (any, error) {
+	if c.node.globals[name] {
+		s, ok := c.task.globals[name]
+		if !ok {
+			return nil, fmt.Errorf("task %s: global store %q is not open", c.task.id, name)
+		}
+		return s, nil
+	}
 	if !c.node.stores[name] {
 		return nil, fmt.Errorf("task %s: store %q is not connected to node %q", c.task.id, name, c.node.name)
 	}

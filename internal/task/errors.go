@@ -11,12 +11,19 @@ import (
 type ProcessingError struct {
 	Task processor.TaskID
 	Node string
-	// Record is the input record being processed; Offset is -1 in a punctuator.
+	// Record is the input record being processed; Offset is -1 in a punctuator and
+	// while flushing.
 	Record processor.RecordMetadata
-	Err    error
+	// Flushing says the error happened while the node, or one it forwarded to, flushed
+	// the records it held back before a commit (topology.Flusher).
+	Flushing bool
+	Err      error
 }
 
 func (e *ProcessingError) Error() string {
+	if e.Flushing {
+		return fmt.Sprintf("task %s: node %q while flushing before a commit: %v", e.Task, e.Node, e.Err)
+	}
 	if e.Record.Offset < 0 {
 		return fmt.Sprintf("task %s: node %q in a punctuator: %v", e.Task, e.Node, e.Err)
 	}

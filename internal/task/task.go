@@ -36,8 +36,12 @@ type Config struct {
 	ApplicationID string
 	Subtopology   *topology.Subtopology
 	// DB holds the task's stores; the task closes it.
-	DB        store.TaskDB
-	Collector Collector
+	DB store.TaskDB
+	// GlobalStores are the topology's global stores, by name, which processors read when
+	// their node lists them (topology.ProcessorNode.GlobalStores). The engine owns them
+	// and keeps them up to date; the task only reads them, from its goroutine.
+	GlobalStores map[string]store.KeyValueStore
+	Collector    Collector
 	// MaxIdle is how long the task waits for an empty input partition before processing
 	// the others (Kafka Streams: max.task.idle.ms). 0 never waits.
 	MaxIdle time.Duration
@@ -66,6 +70,8 @@ type Task struct {
 	// use, which also write to the changelogs.
 	raw    map[string]store.KeyValueStore
 	logged map[string]store.KeyValueStore
+	// globals are the global stores, read-only.
+	globals map[string]store.KeyValueStore
 
 	nodes     map[string]*node
 	sources   map[string]*topology.SourceNode // by topic
@@ -78,7 +84,9 @@ type Task struct {
 	err error
 	// consumed holds, per input topic, the offset of the next record to read: what the
 	// engine commits.
-	consumed    map[string]int64
+	consumed map[string]int64
+	// flushing is set while Flush runs, for the errors it makes.
+	flushing    bool
 	processed   int64
 	skipped     int64
 	initialized bool
@@ -90,6 +98,7 @@ type node struct {
 	proc     topology.NodeProcessor // nil for sinks
 	sink     *topology.SinkNode
 	stores   map[string]bool
+	globals  map[string]bool
 	children []*node
 	ctx      *nodeContext
 }
@@ -114,6 +123,7 @@ func New(cfg Config) (*Task, error) {
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.MaxIdle, cfg.Now()),
 		raw:           map[string]store.KeyValueStore{},
 		logged:        map[string]store.KeyValueStore{},
+		globals:       cfg.GlobalStores,
 		nodes:         map[string]*node{},
 		sources:       map[string]*topology.SourceNode{},
 		consumed:      map[string]int64{},
@@ -166,9 +176,12 @@ func (t *Task) Init() error {
 		t.nodes[sink.Name] = &node{name: sink.Name, sink: sink}
 	}
 	for _, p := range t.sub.Processors {
-		n := &node{name: p.Name, proc: p.New(), stores: map[string]bool{}}
+		n := &node{name: p.Name, proc: p.New(), stores: map[string]bool{}, globals: map[string]bool{}}
 		for _, s := range p.Stores {
 			n.stores[s] = true
+		}
+		for _, s := range p.GlobalStores {
+			n.globals[s] = true
 		}
 		n.ctx = &nodeContext{task: t, node: n}
 		t.nodes[p.Name] = n
@@ -264,13 +277,45 @@ func (t *Task) PunctuateWallClock() (bool, error) {
 
 // Rewind forgets the records queued and processed since the last commit, whose input
 // offsets were consumed, after the engine rolled the task's stores back: the consumer
-// reads them again from consumed.
+// reads them again from consumed. Processors that hold records back (topology.Flusher)
+// discard them: they came from the records that will be read again.
 func (t *Task) Rewind(consumed map[string]int64) {
 	for _, q := range t.group.queues {
 		clear(q.records)
 		q.records, q.head = q.records[:0], 0
 	}
 	t.consumed = maps.Clone(consumed)
+	if t.initialized {
+		for _, p := range t.sub.Processors {
+			if f, ok := t.nodes[p.Name].proc.(topology.Flusher); ok {
+				f.Discard()
+			}
+		}
+	}
+}
+
+// Flush makes the processors that hold records back (topology.Flusher) forward them, in
+// processor order (parents before children, so that what a parent flushes reaches a
+// child before the child flushes). The engine calls it before every commit: what Flush
+// forwards belongs to that commit. An error is a *ProcessingError naming the node, with
+// Flushing set.
+func (t *Task) Flush() error {
+	if !t.initialized {
+		return nil
+	}
+	t.flushing = true
+	defer func() { t.flushing = false }()
+	for _, p := range t.sub.Processors {
+		n := t.nodes[p.Name]
+		f, ok := n.proc.(topology.Flusher)
+		if !ok {
+			continue
+		}
+		if err := t.run(n, f.Flush); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Consumed returns, per input topic, the offset of the next record to read, for the
@@ -331,7 +376,7 @@ func (t *Task) fail(n *node, err error) {
 	if t.current != nil {
 		meta = t.current.meta
 	}
-	t.err = &ProcessingError{Task: t.id, Node: n.name, Record: meta, Err: err}
+	t.err = &ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Err: err}
 }
 
 // forward passes r from node from to its children, or to the one named child.

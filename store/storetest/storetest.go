@@ -18,6 +18,11 @@
 //     call to Next or Close whatever happens to the store in between.
 //   - ApproximateNumEntries is exact for engines that are not persistent. For the others
 //     the suite requires only 0 for an empty store and more than 0 for one with keys.
+//
+// The window and session stores of package store (store.NewWindowStore,
+// store.NewSessionStore) are layers over a KeyValueStore; the suite runs them over each
+// engine's stores too, against a model of their retention: what a store returns, and
+// what it still holds underneath, after random puts, deletes and commits.
 package storetest
 
 import (
@@ -49,6 +54,8 @@ func TestEngine(t *testing.T, newEngine func(t *testing.T) store.Engine) {
 		{"committed offsets", offsetCases},
 		{"lifecycle", lifecycleCases()},
 		{"many keys", largeCases},
+		{"window stores", windowCases()},
+		{"session stores", sessionCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

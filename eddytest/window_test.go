@@ -1,0 +1,98 @@
+package eddytest_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// windowCounts keeps counts per key and 10 s tumbling window for 30 s of stream time.
+var windowCounts = store.Window("window-counts", serde.String(), serde.Int64(), 30*time.Second, 10*time.Second,
+	store.WithSegmentInterval(10*time.Second))
+
+type windowCounter struct{ w store.Windows[string, int64] }
+
+func (c *windowCounter) Init(ctx processor.InitContext) error {
+	c.w = windowCounts.From(ctx)
+	return nil
+}
+
+func (c *windowCounter) Process(ctx processor.Context[string, int64], r processor.Record[string, string]) error {
+	start := r.Timestamp.Truncate(10 * time.Second)
+	n, _, err := c.w.Fetch(r.Key, start)
+	if err != nil {
+		return err
+	}
+	if err := c.w.Put(r.Key, start, n+1); err != nil {
+		return err
+	}
+	ctx.Forward(processor.Record[string, int64]{Key: fmt.Sprintf("%s@%d", r.Key, start.Unix()), Value: n + 1, Timestamp: r.Timestamp})
+	return nil
+}
+
+func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
+	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &windowCounter{} }, "in")
+	topology.AddStore(b, windowCounts, "count")
+	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDriver(t, topo, eddytest.ApplicationID("app"))
+	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
+	for _, r := range []struct {
+		key string
+		at  int64 // seconds
+	}{{"a", 1}, {"a", 5}, {"b", 12}, {"a", 15}, {"a", 3}, {"a", 61}, {"a", 4}} {
+		if err := in.Pipe(r.key, "x", time.Unix(r.at, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := eddytest.OutputTopic(d, "output", serde.String(), serde.Int64()).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out {
+		got = append(got, fmt.Sprintf("%s=%d", r.Key, r.Value))
+	}
+	// At 61 s the window of 0 s has expired: a record for it starts again and is dropped.
+	want := []string{"a@0=1", "a@0=2", "b@10=1", "a@10=1", "a@0=3", "a@60=1", "a@0=1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("output %v, want %v", got, want)
+	}
+
+	kv, err := d.KeyValueStore("window-counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := windowCounts.Wrap(kv).All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var windows []string
+	for it.Next() {
+		windows = append(windows, fmt.Sprintf("%s@[%d,%d)=%d", it.Key(), it.Start().Unix(), it.End().Unix(), it.Value()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a@[60,70)=1"}; !slices.Equal(windows, want) {
+		t.Errorf("windows in the store %v, want %v", windows, want)
+	}
+	for _, r := range d.Written("app-window-counts-changelog") {
+		if r.Value == nil {
+			t.Errorf("the changelog holds a tombstone for %q: expiry must not be logged", r.Key)
+		}
+	}
+}
