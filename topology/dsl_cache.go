@@ -60,15 +60,9 @@ func (b *Builder) recordCacheBytes() int64 {
 		return 0
 	case b.cache.maxBytes > 0:
 		return b.cache.maxBytes
-	case !recordCacheOnByDefault:
-		return 0
 	}
 	return DefaultRecordCacheBytes
 }
-
-// recordCacheOnByDefault is false until the engine flushes Flushers before its commits.
-// TODO(engine): remove once the engine branch is merged.
-const recordCacheOnByDefault = false
 
 // cacheEntryOverhead is what an entry costs beyond its key and values: the entry, its
 // list links and its map slot, roughly.

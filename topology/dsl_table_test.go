@@ -29,12 +29,6 @@ func pipeTable(t *testing.T, d *eddytest.Driver, topic, key string, value *int64
 	}
 }
 
-// repartitionRecords returns the records written to the internal topic name, whether or
-// not the driver prefixes it with the application id.
-func repartitionRecords(d *eddytest.Driver, name string) []eddytest.Record {
-	return append(d.Written(name), d.Written("eddytest-"+name)...)
-}
-
 // A table read from a topic follows Kafka Streams' KTableSource: an upsert forwards the
 // new value with the old one, a tombstone deletes a held key and forwards its old value
 // (a tombstone once written to a topic), a tombstone for a key the table does not hold
@@ -208,7 +202,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	repartition := func() []eddytest.Record { return repartitionRecords(d, "by-region-repartition") }
+	repartition := func() []eddytest.Record { return d.Written("eddytest-by-region-repartition") }
 
 	pipe("alice", "eu", 10)
 	pipe("bob", "eu", 20)
