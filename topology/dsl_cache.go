@@ -13,9 +13,10 @@ import (
 // puts a cache in front of their stores (statestore.cache.max.bytes, 10 MiB per
 // instance by default), so that the updates of one key within a commit interval reach
 // the downstream processors and topics once. Eddy's cache differs in where it sits, not
-// in what it emits: writes go to the store at once, so that every processor reading the
-// store (a join, an interactive query) sees the latest value, and only the emission
-// downstream waits in the cache until the engine flushes it, before every commit.
+// in what it emits: writes go to the store (and its changelog) at once, so that every
+// processor reading the store (a join, an interactive query) sees the latest value, and
+// only the emission downstream waits in the cache until the engine flushes it, before
+// every commit.
 
 // DefaultRecordCacheBytes is the default bound of one record cache: each processor
 // that caches (a table's materialization, an aggregation) has one per task. Kafka
@@ -25,7 +26,9 @@ import (
 const DefaultRecordCacheBytes = 1 << 20
 
 // WithoutRecordCache turns the record cache off: every update of a table or an
-// aggregation is forwarded at once. Kafka Streams: statestore.cache.max.bytes=0.
+// aggregation is forwarded at once. By default it is on: the caching operators (table
+// sources, stream and table aggregations, cogroups, Materialize) forward the updates of
+// a key once per commit. Kafka Streams: statestore.cache.max.bytes=0.
 func WithoutRecordCache() BuilderOption {
 	return func(b *Builder) { b.cache = cacheConfig{off: true} }
 }

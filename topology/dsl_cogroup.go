@@ -36,7 +36,7 @@ func Cogroup[K, V, VA any](g GroupedStream[K, V], aggregator func(key K, value V
 	return CogroupWith(CogroupedStream[K, VA]{b: g.s.b}, g, aggregator)
 }
 
-// CogroupWith returns c with g added, whose values fold folds into the aggregate
+// CogroupWith returns c with g added, whose values fold adds into the aggregate
 // of their key. g must belong to c's Builder and not be in c already. Like every
 // grouped stream, g was repartitioned by its grouping when its keys may have changed;
 // all the inputs must be copartitioned, which the engine checks at start (their source
