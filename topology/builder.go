@@ -39,6 +39,8 @@ type Builder struct {
 	// generated, to number them.
 	requireNames bool
 	generated    int
+	// cache configures the DSL's record caches (dsl_cache.go).
+	cache cacheConfig
 }
 
 // NewBuilder returns an empty Builder.

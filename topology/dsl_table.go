@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"time"
+
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -43,11 +45,48 @@ func tableStore[K, V any](name string, keys serde.Serde[K], values serde.Serde[V
 	return store.KeyValue(name, keys, timestamped(values))
 }
 
+// tableState is the store of a processor that materializes a table, with what its
+// record cache needs.
+type tableState[K, V any] struct {
+	def    store.KeyValueDef[K, ValueAndTimestamp[V]]
+	keys   serde.Serde[K]
+	values serde.Serde[V]
+	// cacheBytes bounds the processor's record cache; 0 forwards every update at once.
+	cacheBytes int64
+}
+
+// newTableState defines the store storeName of a table processor of b, its record
+// cache as b's options set it.
+func newTableState[K, V any](b *Builder, storeName string, keys serde.Serde[K], values serde.Serde[V]) tableState[K, V] {
+	return tableState[K, V]{def: tableStore(storeName, keys, values), keys: keys, values: values, cacheBytes: b.recordCacheBytes()}
+}
+
+// open returns, for the processor whose context ctx is, its store and its record cache,
+// which forwards to its children.
+func (s tableState[K, V]) open(ctx *dslContext[K, Change[V]]) (store.KV[K, ValueAndTimestamp[V]], *recordCache[K, V]) {
+	return s.def.From(ctx), newRecordCache(s.cacheBytes, s.keys, s.values, ctx.forward)
+}
+
+// table returns the table that node forwards and s's store holds.
+func (s tableState[K, V]) table(b *Builder, node string) Table[K, V] {
+	return Table[K, V]{b: b, node: node, keys: s.keys, values: s.values, view: storeView[K, V](s.def)}
+}
+
+// laterOf returns the later of two times.
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // TableFrom reads topic as a table, materialized in the store name (its changelog is
-// <application id>-<name>-changelog). A record with a null value deletes its key; a
-// record with a null key is dropped. Kafka Streams: StreamsBuilder#table with
-// Materialized.as(name); unlike Kafka Streams, which can use the source topic as the
-// changelog, Eddy always writes one.
+// <application id>-<name>-changelog). A record with a null value deletes its key (a
+// delete of a key the table does not hold forwards nothing); a record with a null key is
+// dropped. The table's updates go through the record cache (see WithoutRecordCache):
+// the updates of a key between two commits are forwarded once. Kafka Streams:
+// StreamsBuilder#table with Materialized.as(name); unlike Kafka Streams, which can use
+// the source topic as the changelog, Eddy always writes one.
 func TableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption[K, V]) Table[K, V] {
 	if b == nil {
 		return Table[K, V]{}
@@ -61,24 +100,25 @@ func TableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[K], va
 // materialize adds the processor that keeps a stream of upserts (a null value deletes)
 // from parent in the store storeName and forwards their changes.
 func materialize[K, V any](b *Builder, parent, storeName string, keys serde.Serde[K], values serde.Serde[V]) Table[K, V] {
-	def := tableStore(storeName, keys, values)
+	state := newTableState(b, storeName, keys, values)
 	name := b.nodeName(storeName+"-materialize", "")
 	addDSLNode(b, name, func() dslProcessor[K, V, K, Change[V]] {
-		return &materializer[K, V]{def: def}
+		return &materializer[K, V]{state: state}
 	}, parent)
-	AddStore(b, def, name)
-	return Table[K, V]{b: b, node: name, keys: keys, values: values, view: storeView[K, V](def)}
+	AddStore(b, state.def, name)
+	return state.table(b, name)
 }
 
-// materializer keeps a table's store and forwards the change of each record.
+// materializer keeps a table's store and forwards the change of each record. Kafka
+// Streams: KTableSource.
 type materializer[K, V any] struct {
-	def store.KeyValueDef[K, ValueAndTimestamp[V]]
-	kv  store.KV[K, ValueAndTimestamp[V]]
-	ctx *dslContext[K, Change[V]]
+	cachedChanges[K, V]
+	state tableState[K, V]
+	kv    store.KV[K, ValueAndTimestamp[V]]
 }
 
 func (m *materializer[K, V]) init(ctx *dslContext[K, Change[V]]) error {
-	m.ctx, m.kv = ctx, m.def.From(ctx)
+	m.kv, m.cache = m.state.open(ctx)
 	return nil
 }
 
@@ -86,26 +126,32 @@ func (m *materializer[K, V]) process(r dslRecord[K, V]) error {
 	if r.keyNull {
 		return nil
 	}
-	old, hadOld, err := m.kv.Get(r.Key)
+	if r.valueNull {
+		return putChange(m.kv, m.cache, r, Change[V]{})
+	}
+	return putChange(m.kv, m.cache, r, Change[V]{New: r.Value, HasNew: true})
+}
+
+// putChange writes the new value of change (deleting the key when it has none) to kv,
+// with r's key and timestamp, and puts the change, with the value kv held as its Old
+// value, into cache. A delete of a key kv does not hold does nothing.
+func putChange[K, VIn, V any](kv store.KV[K, ValueAndTimestamp[V]], cache *recordCache[K, V], r dslRecord[K, VIn], change Change[V]) error {
+	old, hadOld, err := kv.Get(r.Key)
 	if err != nil {
 		return err
 	}
-	change := Change[V]{Old: old.Value, HasOld: hadOld}
-	if r.valueNull {
+	change.Old, change.HasOld = old.Value, hadOld
+	if !change.HasNew {
 		if !hadOld {
 			return nil
 		}
-		if err := m.kv.Delete(r.Key); err != nil {
+		if err := kv.Delete(r.Key); err != nil {
 			return err
 		}
-	} else {
-		change.New, change.HasNew = r.Value, true
-		if err := m.kv.Put(r.Key, ValueAndTimestamp[V]{Value: r.Value, Timestamp: r.Timestamp}); err != nil {
-			return err
-		}
+	} else if err := kv.Put(r.Key, ValueAndTimestamp[V]{Value: change.New, Timestamp: r.Timestamp}); err != nil {
+		return err
 	}
-	m.ctx.forward(with(r, r.Key, change))
-	return nil
+	return cache.put(changeRecord(r, change, r.Timestamp))
 }
 
 // ToStream turns the table into the stream of its updates: each change forwards the new

@@ -32,8 +32,8 @@ type PageView struct {
 	Page string `json:"page"`
 }
 
-// Window is the size of the windows; Grace is how long a window waits for late views
-// after its end before it closes and emits its count.
+// Window is the size of the windows. Grace is the default of how long a window waits
+// for late views after its end before it closes and emits its count.
 const (
 	Window = time.Minute
 	Grace  = 10 * time.Second
@@ -43,15 +43,16 @@ const (
 // start (Kafka Streams' time-windowed key format).
 var WindowKeys = topology.TimeWindowedSerde(serde.String(), Window)
 
-// Topology builds the example. Views of users absent from the table are dropped (an
-// inner join). Every store and internal topic is named.
-func Topology(t Topics) (*topology.Topology, error) {
+// Topology builds the example, with windows that close grace after their end. Views of
+// users absent from the table are dropped (an inner join). Every store and internal
+// topic is named.
+func Topology(t Topics, grace time.Duration) (*topology.Topology, error) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
 	views := topology.StreamFrom(b, t.PageViews, serde.String(), serde.JSON[PageView]())
 	users := topology.TableFrom(b, t.Users, "users", serde.String(), serde.String())
 	regions := topology.Join(views, users, "views-with-region", func(_ string, _ PageView, region string) string { return region })
 	byRegion := topology.SelectKey(regions, func(_, region string) string { return region }).WithSerdes(serde.String(), serde.String())
-	windows := topology.WindowedBy(topology.GroupByKey(byRegion, "views-by-region"), topology.TimeWindowsOfSizeAndGrace(Window, Grace))
+	windows := topology.WindowedBy(topology.GroupByKey(byRegion, "views-by-region"), topology.TimeWindowsOfSizeAndGrace(Window, grace))
 	counts := topology.WindowedCount(windows.Emit(topology.EmitOnWindowClose), "views-per-region")
 	topology.To(topology.ToStream(counts), t.ViewsPerRegion, WindowKeys, serde.Int64())
 	return b.Build()

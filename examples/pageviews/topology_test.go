@@ -12,7 +12,7 @@ import (
 
 func TestViewsAreCountedPerRegionAndWindowOnceTheWindowCloses(t *testing.T) {
 	topics := pageviews.Topics{PageViews: "views", Users: "users", ViewsPerRegion: "per-region"}
-	topo, err := pageviews.Topology(topics)
+	topo, err := pageviews.Topology(topics, pageviews.Grace)
 	if err != nil {
 		t.Fatal(err)
 	}
