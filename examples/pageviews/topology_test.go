@@ -38,8 +38,8 @@ func TestViewsAreCountedPerRegionAndWindowOnceTheWindowCloses(t *testing.T) {
 	}
 	input := []view{
 		{"ann", minute(0, 5)}, {"bob", minute(0, 10)}, {"cyd", minute(0, 59)},
-		{"ann", minute(1, 0)}, // at the first window's end: the second window
-		{"dan", minute(1, 1)}, // no such user: dropped by the inner join
+		{"ann", minute(1, 0)},  // at the first window's end: the second window
+		{"dan", minute(1, 1)},  // no such user: dropped by the inner join
 		{"bob", minute(0, 30)}, // out of order, within grace: the first window
 		{"cyd", minute(1, 30)},
 		{"ann", minute(2, 15)}, // stream time 2:15 closes the second window (end 2:00 + 10 s)
