@@ -11,8 +11,11 @@
 // application creates its internal topics itself). The demo needs empty topics and a new
 // application: to run it again on the same cluster, pass another -suffix.
 //
-// The views carry synthetic event times from a fixed base, so the counts are the same on
-// every run. Stream time is kept per task, and the counts run in other tasks than the
+// The views carry synthetic event times, the same offsets from the start of the previous
+// hour on every run, so the counts are the same on every run. (Recent event times: a
+// windowed store's changelog is also deleted by time, retention.ms being the store's
+// retention plus a day as in Kafka Streams, so a real broker would delete records
+// stamped long ago.) Stream time is kept per task, and the counts run in other tasks than the
 // join, fed by all of the join's tasks through the repartition topic, where the records
 // of different join tasks interleave in no fixed order. So the demo produces the views in
 // batches, each once the application has consumed the previous one, cut so that no view
@@ -55,9 +58,9 @@ var users = map[string]string{
 // unknownUser has views but is not in the table: the inner join drops them.
 const unknownUser = "zed"
 
-// base is the event time of the first window; the views span windows minutes of event
-// time from it.
-var base = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// base is the event time of the first window, the start of the previous hour; the views
+// span windows minutes of event time from it.
+var base = time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
 
 const windows = 5
 
