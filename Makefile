@@ -5,7 +5,7 @@ GO ?= go
 MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
 
-.PHONY: test test-unit test-integration lint kafka-image demo bench
+.PHONY: test test-unit test-integration lint kafka-image demo demo-pageviews bench
 
 ## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
 test: lint test-unit test-integration
@@ -33,6 +33,10 @@ kafka-image:
 ## demo: the word count on an embedded broker (no install); DEMO_ARGS="-brokers host:port" for a real cluster
 demo:
 	cd examples && $(GO) run ./cmd/wordcount $(DEMO_ARGS)
+
+## demo-pageviews: page views joined with users and counted per region and minute, on an embedded broker; DEMO_ARGS as for demo
+demo-pageviews:
+	cd examples && $(GO) run ./cmd/pageviews $(DEMO_ARGS)
 
 ## bench: throughput figures on real Kafka, as ratios to a baseline of the same run (BENCH_ARGS="-records 200000")
 bench:
