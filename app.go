@@ -39,6 +39,12 @@ type Stats struct {
 	Processed int64
 	// SkippedUndecodable counts input records skipped by SkipUndecodableRecords.
 	SkippedUndecodable int64
+	// DroppedRecords counts records that operators dropped: late for their window, or
+	// with a null key or value where the operator ignores them. A windowed aggregation
+	// counts a record once for each closed window it missed, so a record of hopping or
+	// sliding windows may count more than once. Undecodable records are not among them.
+	// Kafka Streams: the dropped-records metric.
+	DroppedRecords int64
 }
 
 // New checks the configuration and returns an App that Run starts. Every problem of
@@ -181,5 +187,6 @@ func (a *App) Stats() Stats {
 	return Stats{
 		Processed:          a.stats.Processed.Load(),
 		SkippedUndecodable: a.stats.SkippedUndecodable.Load(),
+		DroppedRecords:     a.stats.DroppedRecords.Load(),
 	}
 }

@@ -323,6 +323,18 @@ func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	return nil, fmt.Errorf("eddytest: no store %q in the topology", name)
 }
 
+// DroppedRecords returns how many records the topology's operators dropped so far:
+// records late for their window, and records with a null key or value that an operator
+// ignores, counted as eddy.Stats.DroppedRecords counts them (topology.DropCounter).
+// Kafka Streams: the dropped-records metric of TopologyTestDriver#metrics.
+func (d *Driver) DroppedRecords() int64 {
+	var n int64
+	for _, t := range d.tasks {
+		n += t.Dropped()
+	}
+	return n
+}
+
 // Written returns every record written to topic so far, oldest first, including
 // changelog topics (<application id>-<store>-changelog).
 func (d *Driver) Written(topic string) []Record {

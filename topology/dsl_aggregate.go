@@ -64,6 +64,7 @@ func aggregate[K, V, VA any](g GroupedStream[K, V], name, operator string, first
 // KStreamAggregate.
 type aggregator[K, V, VA any] struct {
 	cachedChanges[K, VA]
+	dropCounter
 	state tableState[K, VA]
 	first func(K, V) VA
 	add   func(K, V, VA) VA
@@ -77,6 +78,7 @@ func (a *aggregator[K, V, VA]) init(ctx *dslContext[K, Change[VA]]) error {
 
 func (a *aggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 	if r.keyNull || r.valueNull {
+		a.drop()
 		return nil
 	}
 	old, hadOld, err := a.kv.Get(r.Key)

@@ -182,8 +182,8 @@ type windowedBase[K, V, VA any] struct {
 	// observed is the operator's stream time: the largest timestamp it has seen, in
 	// milliseconds, as Kafka Streams' observedStreamTime; noTime before the first.
 	observed int64
-	// dropped counts the late records dropped, for the log.
-	dropped int64
+	// dropCounter counts the late records dropped, for the log and DropCounter.
+	dropCounter
 	// rolledBack is set when the engine rolled the task's stores back (Discard): stream
 	// time and the emitter's state are then read again from the store, as of the last
 	// commit, as Kafka Streams starts its processors over after an aborted transaction.
@@ -243,12 +243,12 @@ func (b *windowedBase[K, V, VA]) forwardChange(w Windowed[K], c Change[VA], ts t
 // dropLate drops a record that belongs to the closed window w, which closed at stream
 // time closedAt: it logs it at Debug and hands it to the late-record handler.
 func (b *windowedBase[K, V, VA]) dropLate(r dslRecord[K, V], w Windowed[K], closedAt int64) error {
-	b.dropped++
+	b.drop()
 	meta, hasMeta := b.ctx.node.RecordMetadata()
 	slog.Debug("topology: skipping a record for a closed window",
 		"node", b.node, "topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset,
 		"timestamp", millis(r.Timestamp), "window_start", millis(w.Start), "window_end", millis(w.End),
-		"window_close", closedAt, "stream_time", b.observed, "dropped", b.dropped)
+		"window_close", closedAt, "stream_time", b.observed, "dropped", b.dropped())
 	if b.late == nil {
 		return nil
 	}

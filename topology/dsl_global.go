@@ -133,6 +133,7 @@ type globalJoiner[K, V, KG, VG, VR any] struct {
 	joiner      func(V, VG) VR
 	kv          store.KV[KG, ValueAndTimestamp[VG]]
 	ctx         *dslContext[K, VR]
+	dropCounter
 }
 
 func (j *globalJoiner[K, V, KG, VG, VR]) init(ctx *dslContext[K, VR]) error {
@@ -142,6 +143,7 @@ func (j *globalJoiner[K, V, KG, VG, VR]) init(ctx *dslContext[K, VR]) error {
 
 func (j *globalJoiner[K, V, KG, VG, VR]) process(r dslRecord[K, V]) error {
 	if r.valueNull {
+		j.drop()
 		return nil
 	}
 	var other ValueAndTimestamp[VG]
@@ -151,6 +153,9 @@ func (j *globalJoiner[K, V, KG, VG, VR]) process(r dslRecord[K, V]) error {
 		if other, found, err = j.kv.Get(key); err != nil {
 			return err
 		}
+	} else if !j.left {
+		j.drop()
+		return nil
 	}
 	if !found && !j.left {
 		return nil

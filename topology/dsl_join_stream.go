@@ -292,6 +292,7 @@ type streamJoinSide[K, V, VO, VR any] struct {
 	times                   *joinTimes
 	// result joins this side's value with the other's, in this side's order.
 	result func(key K, value V, hasValue bool, other VO, hasOther bool) VR
+	dropCounter
 
 	ctx         *dslContext[K, VR]
 	task        processor.TaskID
@@ -329,6 +330,7 @@ func (j *streamJoinSide[K, V, VO, VR]) process(r dslRecord[K, V]) error {
 	ts := r.Timestamp
 	j.time.advance(ts)
 	if r.valueNull {
+		j.drop()
 		return nil
 	}
 	if r.keyNull {
@@ -337,6 +339,8 @@ func (j *streamJoinSide[K, V, VO, VR]) process(r dslRecord[K, V]) error {
 			out := with(r, r.Key, j.result(r.Key, r.Value, true, none, false))
 			out.keyNull = true
 			j.ctx.forward(out)
+		} else {
+			j.drop()
 		}
 		return nil
 	}

@@ -70,6 +70,7 @@ type streamTableJoiner[K, V, VT, VR any] struct {
 	joiner func(K, V, VT, bool) VR
 	read   tableReader[K, VT]
 	ctx    *dslContext[K, VR]
+	dropCounter
 }
 
 func (j *streamTableJoiner[K, V, VT, VR]) init(ctx *dslContext[K, VR]) error {
@@ -79,6 +80,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) init(ctx *dslContext[K, VR]) error {
 
 func (j *streamTableJoiner[K, V, VT, VR]) process(r dslRecord[K, V]) error {
 	if r.valueNull || (r.keyNull && !j.left) {
+		j.drop()
 		return nil
 	}
 	var tv ValueAndTimestamp[VT]
@@ -263,6 +265,7 @@ type tableJoinSide[K, V, VO, VR any] struct {
 	join  tableJoinFunc[K, V, VO, VR]
 	read  tableReader[K, VO]
 	ctx   *dslContext[K, Change[VR]]
+	dropCounter
 }
 
 func (j *tableJoinSide[K, V, VO, VR]) init(ctx *dslContext[K, Change[VR]]) error {
@@ -272,6 +275,7 @@ func (j *tableJoinSide[K, V, VO, VR]) init(ctx *dslContext[K, Change[VR]]) error
 
 func (j *tableJoinSide[K, V, VO, VR]) process(r dslRecord[K, Change[V]]) error {
 	if r.keyNull || r.valueNull {
+		j.drop()
 		return nil
 	}
 	o, hasO, err := j.read(r.Key)

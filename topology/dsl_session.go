@@ -188,6 +188,7 @@ type storedSession[VA any] struct {
 
 func (a *sessionAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 	if r.keyNull || r.valueNull {
+		a.drop()
 		return nil
 	}
 	t := millis(r.Timestamp)

@@ -80,6 +80,7 @@ func (a *slidingWindowAggregator[K, V, VA]) windows(key K, from, to int64) ([]sl
 
 func (a *slidingWindowAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 	if r.keyNull || r.valueNull {
+		a.drop()
 		return nil
 	}
 	t := millis(r.Timestamp)

@@ -113,6 +113,7 @@ func materialize[K, V any](b *Builder, parent, storeName string, keys serde.Serd
 // Streams: KTableSource.
 type materializer[K, V any] struct {
 	cachedChanges[K, V]
+	dropCounter
 	state tableState[K, V]
 	kv    store.KV[K, ValueAndTimestamp[V]]
 }
@@ -124,6 +125,7 @@ func (m *materializer[K, V]) init(ctx *dslContext[K, Change[V]]) error {
 
 func (m *materializer[K, V]) process(r dslRecord[K, V]) error {
 	if r.keyNull {
+		m.drop()
 		return nil
 	}
 	if r.valueNull {

@@ -327,6 +327,7 @@ func aggregateTable[K, V, VA any](g GroupedTable[K, V], name, operator string, f
 // KTableAggregate and KTableReduce.
 type tableAggregator[K, V, VA any] struct {
 	cachedChanges[K, VA]
+	dropCounter
 	state         tableState[K, VA]
 	first         func(K, V) VA
 	add, subtract func(K, V, VA) VA
@@ -340,6 +341,7 @@ func (a *tableAggregator[K, V, VA]) init(ctx *dslContext[K, Change[VA]]) error {
 
 func (a *tableAggregator[K, V, VA]) process(r dslRecord[K, Change[V]]) error {
 	if r.keyNull {
+		a.drop()
 		return nil
 	}
 	old, hadOld, err := a.kv.Get(r.Key)

@@ -46,10 +46,11 @@ func (w TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] 
 }
 
 // OnLateRecord sets a handler of the records that the aggregation drops because a window
-// they belong to had closed; each is also logged at Debug. An error from the handler
-// fails the task, as an error of a processor does. By default late records are only
-// logged. Kafka Streams counts them in the dropped-records metric and logs them; the
-// handler is Eddy's.
+// they belong to had closed; each is also logged at Debug and counted in
+// eddy.Stats.DroppedRecords, once per closed window (see DropCounter). An error
+// from the handler fails the task, as an error of a processor does. By default late
+// records are only logged and counted. Kafka Streams counts them in the dropped-records
+// metric and logs them; the handler is Eddy's.
 func (w TimeWindowedStream[K, V]) OnLateRecord(handler func(LateRecord[K, V]) error) TimeWindowedStream[K, V] {
 	w.late = handler
 	return w
@@ -195,6 +196,7 @@ func (a *timeWindowAggregator[K, V, VA]) emitFinal(key K, start, _ int64) (bool,
 
 func (a *timeWindowAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 	if r.keyNull || r.valueNull {
+		a.drop()
 		return nil
 	}
 	t := millis(r.Timestamp)

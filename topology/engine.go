@@ -115,3 +115,17 @@ func (s *Subtopology) SourceTopics() []string {
 	slices.Sort(topics)
 	return topics
 }
+
+// DropCounter is implemented by node processors that drop records by design: the DSL's
+// windowed aggregations drop records too late for their window, and its tables,
+// aggregations and joins drop records with a null key or value that they ignore. DroppedRecords is
+// how many the processor dropped since it was made: one for each record, except in the
+// windowed aggregations, which count a record once for each closed window it missed, as
+// they call the late-record handler (so a record of hopping or sliding windows may count
+// more than once, and still be aggregated in its open windows), as Kafka Streams does.
+// The engine sums it over the processors of each task, for eddy.Stats.DroppedRecords.
+// Kafka Streams: the task-level dropped-records metric. It is called from the task's
+// goroutine, like the processor's other methods.
+type DropCounter interface {
+	DroppedRecords() int64
+}

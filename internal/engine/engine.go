@@ -71,6 +71,8 @@ type Stats struct {
 	// SkippedUndecodable counts input records skipped because their source could not
 	// deserialize them.
 	SkippedUndecodable atomic.Int64
+	// DroppedRecords counts records that operators dropped (task.Task.Dropped).
+	DroppedRecords atomic.Int64
 }
 
 // Engine is one running instance.
@@ -118,7 +120,7 @@ type Engine struct {
 	// goroutine without it.
 	stateOffsets sync.Map
 
-	processed, skipped int64
+	processed, skipped, dropped int64
 }
 
 type runningTask struct {
@@ -868,6 +870,7 @@ func (e *Engine) closeTasks(tasks map[processor.TaskID]*runningTask, clean bool)
 	for id, t := range tasks {
 		e.processed += t.Processed()
 		e.skipped += t.Skipped()
+		e.dropped += t.Dropped()
 		if sum, ok := e.stateOffsets.LoadAndDelete(id); ok && e.cfg.Stores.Persistent() {
 			path := filepath.Join(e.taskDir(id), stateOffsetsFile)
 			if err := os.WriteFile(path, strconv.AppendInt(nil, sum.(int64), 10), 0o644); err != nil {
@@ -885,13 +888,15 @@ func (e *Engine) publishStats() {
 	if e.cfg.Stats == nil {
 		return
 	}
-	processed, skipped := e.processed, e.skipped
+	processed, skipped, dropped := e.processed, e.skipped, e.dropped
 	for _, t := range e.tasks {
 		processed += t.Processed()
 		skipped += t.Skipped()
+		dropped += t.Dropped()
 	}
 	e.cfg.Stats.Processed.Store(processed)
 	e.cfg.Stats.SkippedUndecodable.Store(skipped)
+	e.cfg.Stats.DroppedRecords.Store(dropped)
 }
 
 // shutdown commits (when clean) and closes every task, then leaves the group.
@@ -925,7 +930,7 @@ func (e *Engine) shutdown(clean bool) error {
 	// The last poll may have held a rebalance back; leaving the group waits for it.
 	e.client.AllowRebalance()
 	e.client.Close()
-	e.log.Info("group member stopped", "processed", e.processed, "skipped_undecodable", e.skipped)
+	e.log.Info("group member stopped", "processed", e.processed, "skipped_undecodable", e.skipped, "dropped", e.dropped)
 	return errors.Join(errs...)
 }
 

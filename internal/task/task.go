@@ -167,6 +167,24 @@ func (t *Task) StreamTime() time.Time { return t.streamTime }
 func (t *Task) Processed() int64 { return t.processed }
 func (t *Task) Skipped() int64   { return t.skipped }
 
+// Dropped counts the records that the task's processors dropped by design, summing
+// their counts (topology.DropCounter): records too late for their window, or with a null
+// key or value that an operator ignores. Undecodable records are not among them (see
+// Skipped). Records processed again after a rollback (Rewind) count again, as in
+// Processed. 0 before Init.
+func (t *Task) Dropped() int64 {
+	if !t.initialized {
+		return 0
+	}
+	var n int64
+	for _, p := range t.sub.Processors {
+		if c, ok := t.nodes[p.Name].proc.(topology.DropCounter); ok {
+			n += c.DroppedRecords()
+		}
+	}
+	return n
+}
+
 // Buffered is the number of records added but not yet processed.
 func (t *Task) Buffered() int { return t.group.buffered() }
 
