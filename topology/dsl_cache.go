@@ -27,8 +27,9 @@ const DefaultRecordCacheBytes = 1 << 20
 
 // WithoutRecordCache turns the record cache off: every update of a table or an
 // aggregation is forwarded at once. By default it is on: the caching operators (table
-// sources, stream and table aggregations, cogroups, Materialize) forward the updates of
-// a key once per commit. Kafka Streams: statestore.cache.max.bytes=0.
+// sources, stream and table aggregations, cogroups, Materialize, and the windowed and
+// session aggregations that emit on window update) forward the updates of a key once
+// per commit. Kafka Streams: statestore.cache.max.bytes=0.
 func WithoutRecordCache() BuilderOption {
 	return func(b *Builder) { b.cache = cacheConfig{off: true} }
 }
@@ -307,4 +308,49 @@ func (c *cachedChanges[K, V]) discard() { c.cache.discard() }
 // r.
 func changeRecord[K, VIn, V any](r dslRecord[K, VIn], change Change[V], ts time.Time) dslRecord[K, Change[V]] {
 	return dslRecord[K, Change[V]]{Record: processor.Record[K, Change[V]]{Key: r.Key, Value: change, Timestamp: ts, Headers: r.Headers}}
+}
+
+// windowedCache is what the windowed aggregations' processors share (windowedBase), with
+// the record cache of their updates: with EmitOnWindowUpdate, the changes of a window
+// between two commits are forwarded once, keyed by the windowed key's bytes (the serde of
+// the table's keys, which tells windows apart: key and start for fixed windows, key, end
+// and start for sessions). With EmitOnWindowClose there is nothing to cache: the final
+// results are forwarded at once. Kafka Streams: CachingWindowStore and
+// CachingSessionStore, which forward at a flush the latest value of each window with the
+// value the store held before as the old value, and nothing for a session put and
+// removed in between.
+type windowedCache[K, V, VA any] struct {
+	windowedBase[K, V, VA]
+	cacheBytes int64
+	windowKeys serde.Serde[Windowed[K]]
+	aggregates serde.Serde[VA]
+	updates    *recordCache[Windowed[K], VA]
+}
+
+// initCache initializes the base and opens the cache, which is off with
+// EmitOnWindowClose.
+func (c *windowedCache[K, V, VA]) initCache(ctx *dslContext[Windowed[K], Change[VA]], emit EmitStrategy) error {
+	maxBytes := c.cacheBytes
+	if emit == EmitOnWindowClose {
+		maxBytes = 0
+	}
+	c.updates = newRecordCache(maxBytes, c.windowKeys, c.aggregates, ctx.forward)
+	return c.initBase(ctx, emit)
+}
+
+// update forwards the change of the window w, at ts, through the cache.
+func (c *windowedCache[K, V, VA]) update(w Windowed[K], change Change[VA], ts time.Time, headers []processor.Header) error {
+	return c.updates.put(dslRecord[Windowed[K], Change[VA]]{Record: processor.Record[Windowed[K], Change[VA]]{Key: w, Value: change, Timestamp: ts, Headers: headers}})
+}
+
+// flush and discard forward or drop the cached updates, and let the base follow the
+// engine's rollbacks.
+func (c *windowedCache[K, V, VA]) flush() error {
+	c.updates.flush()
+	return c.windowedBase.flush()
+}
+
+func (c *windowedCache[K, V, VA]) discard() {
+	c.updates.discard()
+	c.windowedBase.discard()
 }

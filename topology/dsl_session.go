@@ -122,14 +122,16 @@ func sessionAggregate[K, V, VA any](s SessionWindowedStream[K, V], name, operato
 	}
 	node := b.nodeName(storeName, "")
 	base := windowedBase[K, V, VA]{node: node, late: s.late, keys: s.g.s.keys, finalDef: emitStore(storeName)}
+	windowKeys := SessionWindowedSerde(s.g.s.keys)
+	cached := windowedCache[K, V, VA]{windowedBase: base, cacheBytes: b.recordCacheBytes(), windowKeys: windowKeys, aggregates: aggregates}
 	addDSLNode(b, node, func() dslProcessor[K, V, Windowed[K], Change[VA]] {
-		return &sessionAggregator[K, V, VA]{windowedBase: base, spec: s.windows, emit: s.emit, def: def, start: start, first: first, add: add, merge: merge}
+		return &sessionAggregator[K, V, VA]{windowedCache: cached, spec: s.windows, emit: s.emit, def: def, start: start, first: first, add: add, merge: merge}
 	}, s.g.s.node)
 	AddStore(b, def, node)
 	if s.emit == EmitOnWindowClose {
 		AddStore(b, emitStore(storeName), node)
 	}
-	return Table[Windowed[K], VA]{b: b, node: node, keys: SessionWindowedSerde(s.g.s.keys), values: aggregates, view: sessionStoreView(def)}
+	return Table[Windowed[K], VA]{b: b, node: node, keys: windowKeys, values: aggregates, view: sessionStoreView(def)}
 }
 
 // sessionStoreView is the view of a table of sessions materialized in def; the timestamp
@@ -150,7 +152,7 @@ func sessionStoreView[K, VA any](def store.SessionDef[K, VA]) *tableView[Windowe
 // sessionAggregator is the processor of a session aggregation. Kafka Streams:
 // KStreamSessionWindowAggregate.
 type sessionAggregator[K, V, VA any] struct {
-	windowedBase[K, V, VA]
+	windowedCache[K, V, VA]
 	spec  SessionWindows
 	emit  EmitStrategy
 	def   store.SessionDef[K, VA]
@@ -163,7 +165,7 @@ type sessionAggregator[K, V, VA any] struct {
 
 func (a *sessionAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ss = a.def.From(ctx)
-	return a.initBase(ctx, a.emit)
+	return a.initCache(ctx, a.emit)
 }
 
 func session[K any](key K, start, end int64) Windowed[K] {
@@ -237,7 +239,9 @@ func (a *sessionAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 				}
 				continue
 			}
-			a.forwardChange(w, Change[VA]{Old: s.agg, HasOld: true}, w.End, r.Headers)
+			if err := a.update(w, Change[VA]{Old: s.agg, HasOld: true}, w.End, r.Headers); err != nil {
+				return err
+			}
 		}
 	}
 	if ok {
@@ -252,6 +256,10 @@ func (a *sessionAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 	if a.final != nil {
 		return a.final.add(r.Key, start, end)
 	}
-	a.forwardChange(w, Change[VA]{New: agg, HasNew: true}, w.End, r.Headers)
-	return nil
+	change := Change[VA]{New: agg, HasNew: true}
+	if len(found) == 1 && start == t && end == t {
+		// The record updates the session [t, t] it fell on.
+		change.Old, change.HasOld = found[0].agg, true
+	}
+	return a.update(w, change, w.End, r.Headers)
 }

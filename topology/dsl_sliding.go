@@ -22,7 +22,7 @@ import (
 // The windows of a key from t-2d to t+1 tell which of these exist. Records earlier than
 // d share the window [0, d], since windows do not start before 0.
 type slidingWindowAggregator[K, V, VA any] struct {
-	windowedBase[K, V, VA]
+	windowedCache[K, V, VA]
 	spec  SlidingWindows
 	emit  EmitStrategy
 	def   store.WindowDef[K, ValueAndTimestamp[VA]]
@@ -33,7 +33,7 @@ type slidingWindowAggregator[K, V, VA any] struct {
 
 func (a *slidingWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
-	return a.initBase(ctx, a.emit)
+	return a.initCache(ctx, a.emit)
 }
 
 // slidingWindow is a window of a key as the store holds it.
@@ -247,8 +247,7 @@ func (s *slidingStep[K, V, VA]) createRight() error {
 	if s.a.final != nil {
 		return s.a.final.add(s.r.Key, start, millis(w.End))
 	}
-	s.a.forwardChange(w, Change[VA]{New: s.right.agg.Value, HasNew: true}, s.right.agg.Timestamp, s.r.Headers)
-	return nil
+	return s.a.update(w, Change[VA]{New: s.right.agg.Value, HasNew: true}, s.right.agg.Timestamp, s.r.Headers)
 }
 
 // update adds the record to the window starting at start, whose aggregate so far is base
@@ -283,6 +282,5 @@ func (s *slidingStep[K, V, VA]) update(start int64, base optionalAgg[VA], create
 	if !created && base.ok {
 		change.Old, change.HasOld = base.agg.Value, true
 	}
-	a.forwardChange(w, change, next.Timestamp, r.Headers)
-	return nil
+	return a.update(w, change, next.Timestamp, r.Headers)
 }

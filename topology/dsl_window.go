@@ -254,9 +254,11 @@ type EmitStrategy int
 
 const (
 	// EmitOnWindowUpdate forwards the new aggregate of a window for every record that
-	// updates it (the default). Eddy's windowed aggregations have no record cache yet,
-	// so every update is forwarded, as in Kafka Streams with caching disabled. Kafka
-	// Streams: EmitStrategy.onWindowUpdate().
+	// updates it (the default), through the record cache: the updates of a window
+	// between two commits are forwarded once, with the value of the last commit as the
+	// old value, and a session made and merged away between two commits not at all
+	// (WithoutRecordCache forwards every update at once). Kafka Streams:
+	// EmitStrategy.onWindowUpdate(), with its caching window and session stores.
 	EmitOnWindowUpdate EmitStrategy = iota
 	// EmitOnWindowClose forwards each window's final aggregate once, when the window
 	// closes (stream time passes its end plus grace), windows in the order they close,

@@ -36,10 +36,10 @@ func WindowedBy[K, V any](g GroupedStream[K, V], windows FixedWindows) TimeWindo
 	return TimeWindowedStream[K, V]{g: g, windows: windows}
 }
 
-// Emit sets when the aggregation forwards results: EmitOnWindowUpdate (the default) or
-// EmitOnWindowClose, which emits each window's final result once, when it closes, and
-// keeps what it needs for that in the logged store <name>-emit. Kafka Streams:
-// TimeWindowedKStream#emitStrategy.
+// Emit sets when the aggregation forwards results: EmitOnWindowUpdate (the default,
+// through the record cache: see WithoutRecordCache) or EmitOnWindowClose, which emits
+// each window's final result once, when it closes, and keeps what it needs for that in
+// the logged store <name>-emit. Kafka Streams: TimeWindowedKStream#emitStrategy.
 func (w TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] {
 	w.emit = s
 	return w
@@ -129,21 +129,23 @@ func windowedAggregate[K, V, VA any](w TimeWindowedStream[K, V], name, operator 
 	}
 	node := b.nodeName(storeName, "")
 	base := windowedBase[K, V, VA]{node: node, late: w.late, keys: w.g.s.keys, finalDef: emitStore(storeName)}
+	windowKeys := TimeWindowedSerde(w.g.s.keys, size)
+	cached := windowedCache[K, V, VA]{windowedBase: base, cacheBytes: b.recordCacheBytes(), windowKeys: windowKeys, aggregates: aggregates}
 	switch spec := w.windows.(type) {
 	case TimeWindows:
 		addDSLNode(b, node, func() dslProcessor[K, V, Windowed[K], Change[VA]] {
-			return &timeWindowAggregator[K, V, VA]{windowedBase: base, spec: spec, emit: w.emit, def: def, first: first, add: add}
+			return &timeWindowAggregator[K, V, VA]{windowedCache: cached, spec: spec, emit: w.emit, def: def, first: first, add: add}
 		}, w.g.s.node)
 	case SlidingWindows:
 		addDSLNode(b, node, func() dslProcessor[K, V, Windowed[K], Change[VA]] {
-			return &slidingWindowAggregator[K, V, VA]{windowedBase: base, spec: spec, emit: w.emit, def: def, first: first, add: add}
+			return &slidingWindowAggregator[K, V, VA]{windowedCache: cached, spec: spec, emit: w.emit, def: def, first: first, add: add}
 		}, w.g.s.node)
 	}
 	AddStore(b, def, node)
 	if w.emit == EmitOnWindowClose {
 		AddStore(b, emitStore(storeName), node)
 	}
-	return Table[Windowed[K], VA]{b: b, node: node, keys: TimeWindowedSerde(w.g.s.keys, size), values: aggregates, view: windowStoreView(def, size)}
+	return Table[Windowed[K], VA]{b: b, node: node, keys: windowKeys, values: aggregates, view: windowStoreView(def, size)}
 }
 
 // windowStoreView is the view of a table of windows materialized in def, whose windows
@@ -166,7 +168,7 @@ func windowStoreView[K, VA any](def store.WindowDef[K, ValueAndTimestamp[VA]], s
 // timeWindowAggregator is the processor of an aggregation over TimeWindows. Kafka
 // Streams: KStreamWindowAggregate.
 type timeWindowAggregator[K, V, VA any] struct {
-	windowedBase[K, V, VA]
+	windowedCache[K, V, VA]
 	spec  TimeWindows
 	emit  EmitStrategy
 	def   store.WindowDef[K, ValueAndTimestamp[VA]]
@@ -177,7 +179,7 @@ type timeWindowAggregator[K, V, VA any] struct {
 
 func (a *timeWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
-	return a.initBase(ctx, a.emit)
+	return a.initCache(ctx, a.emit)
 }
 
 func (a *timeWindowAggregator[K, V, VA]) window(key K, start int64) Windowed[K] {
@@ -240,7 +242,9 @@ func (a *timeWindowAggregator[K, V, VA]) process(r dslRecord[K, V]) error {
 			}
 			continue
 		}
-		a.forwardChange(w, Change[VA]{New: next.Value, HasNew: true, Old: old.Value, HasOld: found}, next.Timestamp, r.Headers)
+		if err := a.update(w, Change[VA]{New: next.Value, HasNew: true, Old: old.Value, HasOld: found}, next.Timestamp, r.Headers); err != nil {
+			return err
+		}
 	}
 	return nil
 }
