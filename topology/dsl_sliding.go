@@ -33,6 +33,7 @@ type slidingWindowAggregator[K, V, VA any] struct {
 
 func (a *slidingWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
+	a.reopen = func() { a.ws = a.def.From(ctx) }
 	return a.initCache(ctx, a.emit)
 }
 

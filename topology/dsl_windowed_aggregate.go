@@ -179,6 +179,7 @@ type timeWindowAggregator[K, V, VA any] struct {
 
 func (a *timeWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
+	a.reopen = func() { a.ws = a.def.From(ctx) }
 	return a.initCache(ctx, a.emit)
 }
 

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,20 +12,21 @@ import (
 // stores' Abort), a windowed aggregation must drop its cached updates and start its
 // stream time over, as Kafka Streams re-initialises its processors and caches. The
 // record at 100 is rolled back: its update is never forwarded, and a record at 6, late
-// at stream time 100, is in time again. (The stores keep windows for an hour, so that
-// their own expiry, which follows the latest time put, is not what is tested.)
+// at stream time 100, is in time again. Each case runs with stores that keep windows for
+// an hour, and with the default retention, under which the store itself would drop the
+// record at 6 were its observed time not rolled back too.
 func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 	tests := []struct {
 		name  string
-		count func(GroupedStream[string, string]) Table[Windowed[string], int64]
+		count func(GroupedStream[string, string], time.Duration) Table[Windowed[string], int64]
 		first int64 // the record committed first
 		// committed is forwarded at the first flush, afterRollback by the record at 6.
 		committed, afterRollback []string
 	}{
 		{
 			name: "tumbling windows",
-			count: func(g GroupedStream[string, string]) Table[Windowed[string], int64] {
-				return WindowedCount(WindowedBy(g, TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).WithRetention(time.Hour), "counts")
+			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
+				return WindowedCount(WindowedBy(g, TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@0/10: 1/- @5"},
@@ -35,8 +37,8 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 			// the right window of 5, [6, 16], and its own left window [-4, 6] shares
 			// [0, 10] with 5 (windows start at 0).
 			name: "sliding windows",
-			count: func(g GroupedStream[string, string]) Table[Windowed[string], int64] {
-				return WindowedCount(WindowedBy(g, SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)).WithRetention(time.Hour), "counts")
+			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
+				return WindowedCount(WindowedBy(g, SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@0/10: 1/- @5"},
@@ -44,8 +46,8 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 		},
 		{
 			name: "sessions",
-			count: func(g GroupedStream[string, string]) Table[Windowed[string], int64] {
-				return SessionCount(SessionWindowedBy(g, SessionWindowsOfInactivityGapWithNoGrace(5*time.Millisecond)).WithRetention(time.Hour), "counts")
+			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
+				return SessionCount(SessionWindowedBy(g, SessionWindowsOfInactivityGapWithNoGrace(5*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@5/5: 1/- @5"},
@@ -53,50 +55,52 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := NewBuilder()
-			tt.count(GroupByKey(StreamFrom(b, "in", serde.String(), serde.String()), ""))
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := newCacheTestContext(t)
-			p := builtNodeProcessor(t, topo, "counts")
-			if err := p.Init(ctx); err != nil {
-				t.Fatal(err)
-			}
-			f, ok := p.(Flusher)
-			if !ok {
-				t.Fatalf("the aggregation's processor %T is not a Flusher", p)
-			}
-			process := func(ms int64) {
-				t.Helper()
-				if err := p.Process(AnyRecord{Key: "A", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
+		for _, retention := range []time.Duration{time.Hour, 0} {
+			t.Run(fmt.Sprintf("%s, retention %s", tt.name, retention), func(t *testing.T) {
+				b := NewBuilder()
+				tt.count(GroupByKey(StreamFrom(b, "in", serde.String(), serde.String()), ""), retention)
+				topo, err := b.Build()
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			flush := func(what string, want []string) {
-				t.Helper()
-				if err := f.Flush(); err != nil {
+				ctx := newCacheTestContext(t)
+				p := builtNodeProcessor(t, topo, "counts")
+				if err := p.Init(ctx); err != nil {
 					t.Fatal(err)
 				}
-				checkCacheEmitted(t, what, ctx.take(), want)
-			}
-			process(tt.first)
-			checkCacheEmitted(t, "before the first flush", ctx.take(), nil)
-			flush("the first flush", tt.committed)
-			if err := ctx.db.Commit(nil); err != nil {
-				t.Fatal(err)
-			}
-			process(100)
-			checkCacheEmitted(t, "the record at 100", ctx.take(), nil)
-			f.Discard()
-			if err := ctx.db.Abort(); err != nil {
-				t.Fatal(err)
-			}
-			flush("a flush after the rollback", nil)
-			process(6)
-			flush("the record at 6 after the rollback", tt.afterRollback)
-		})
+				f, ok := p.(Flusher)
+				if !ok {
+					t.Fatalf("the aggregation's processor %T is not a Flusher", p)
+				}
+				process := func(ms int64) {
+					t.Helper()
+					if err := p.Process(AnyRecord{Key: "A", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				flush := func(what string, want []string) {
+					t.Helper()
+					if err := f.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					checkCacheEmitted(t, what, ctx.take(), want)
+				}
+				process(tt.first)
+				checkCacheEmitted(t, "before the first flush", ctx.take(), nil)
+				flush("the first flush", tt.committed)
+				if err := ctx.db.Commit(nil); err != nil {
+					t.Fatal(err)
+				}
+				process(100)
+				checkCacheEmitted(t, "the record at 100", ctx.take(), nil)
+				f.Discard()
+				if err := ctx.db.Abort(); err != nil {
+					t.Fatal(err)
+				}
+				flush("a flush after the rollback", nil)
+				process(6)
+				flush("the record at 6 after the rollback", tt.afterRollback)
+			})
+		}
 	}
 }
