@@ -79,20 +79,6 @@ func checkTableChanges[K, V comparable](t *testing.T, got []processor.Record[K, 
 	}
 }
 
-func tableDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 // The stream aggregations follow Kafka Streams' KStreamAggregate and KStreamReduce:
 // records with a null key or value are dropped, each update forwards a Change with the
 // previous aggregate as its old value, and the timestamp of an aggregate is the largest
@@ -142,7 +128,7 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 			s := topology.StreamFrom(b, "in", serde.String(), serde.Int64())
 			table := tt.agg(topology.GroupByKey(s, ""))
 			changes := watchChanges(b, table, "watch")
-			d := tableDriver(t, b)
+			d := startDriver(t, b)
 			pipe := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 
 			type state struct {
@@ -177,7 +163,7 @@ func TestStreamAggregationsDropNullKeysAndValues(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.StreamFrom(b, "in", serde.String(), serde.String())
 	changes := watchChanges(b, topology.Count(topology.GroupByKey(s, ""), "counts"), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	for _, r := range []eddytest.TestRecord[string, string]{
 		{Value: "v", KeyNull: true, Timestamp: time.UnixMilli(1)},

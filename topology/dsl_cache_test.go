@@ -11,21 +11,6 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// cachedDriver starts a driver that commits only when the test says so.
-func cachedDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo, eddytest.ManualCommit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 func commit(t *testing.T, d *eddytest.Driver) {
 	t.Helper()
 	if err := d.Commit(); err != nil {
@@ -106,7 +91,7 @@ func TestRecordCacheForwardsOneUpdatePerKeyAtACommit(t *testing.T) {
 		t.Run(tt.name+" forwards three updates of a key once, with the old value of the last commit", func(t *testing.T) {
 			b := topology.NewBuilder()
 			changes := watchChanges(b, tt.build(b), "watch")
-			d := cachedDriver(t, b)
+			d := startDriver(t, b, eddytest.ManualCommit())
 			in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 			pipe := func(ms int64) {
 				t.Helper()
@@ -134,7 +119,7 @@ func TestRecordCacheForwardsNothingForAKeyPutThenDeleted(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	changes := watchChanges(b, table, "watch")
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 	if err := in.Pipe("a", 1, time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
@@ -159,7 +144,7 @@ func TestRecordCacheEvictsTheLeastRecentlyUpdatedKeyWhenFullThroughTheDriver(t *
 	b := topology.NewBuilder(topology.RecordCacheMaxBytes(25_000))
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.String())
 	changes := watchChanges(b, table, "watch")
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	value := func(c byte) string { return strings.Repeat(string(c), 10_000) }
 	pipe := func(key string, c byte, ms int64) {
@@ -186,7 +171,7 @@ func TestWithoutRecordCacheEveryUpdateIsForwardedAtOnce(t *testing.T) {
 	b := topology.NewBuilder(topology.WithoutRecordCache())
 	counts := topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), ""), "counts")
 	changes := watchChanges(b, counts, "watch")
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	for ms := int64(1); ms <= 3; ms++ {
 		if err := in.Pipe("a", "x", time.UnixMilli(ms)); err != nil {

@@ -50,59 +50,26 @@ func fkTopology(t *testing.T, left bool) *topology.Topology {
 	}
 	joined := join(orders, customers, fkName, customerOf, orderJoiner, serde.String())
 	topology.To(topology.ToStream(joined), "joined", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
-// fkRun drives a foreign-key join topology.
-type fkRun struct {
-	t   *testing.T
-	d   *eddytest.Driver
-	out *dslOutput
-	ts  int64
-}
+// fkRun drives a foreign-key join topology, whose output topic is "joined".
+type fkRun struct{ *rawRun }
 
 func newFKRun(t *testing.T, topo *topology.Topology) *fkRun {
 	t.Helper()
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &fkRun{t: t, d: d, out: &dslOutput{d: d, topic: "joined"}}
+	return &fkRun{newRawRun(t, topo, "joined")}
 }
 
-func (r *fkRun) pipe(topic, key string, value []byte) {
-	r.t.Helper()
-	r.ts += 1000
-	if err := r.d.PipeRaw(topic, eddytest.Record{Key: []byte(key), Value: value, Timestamp: time.UnixMilli(r.ts)}); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *fkRun) order(id, value string)   { r.t.Helper(); r.pipe("orders", id, []byte(value)) }
-func (r *fkRun) deleteOrder(id string)    { r.t.Helper(); r.pipe("orders", id, nil) }
-func (r *fkRun) customer(id, name string) { r.t.Helper(); r.pipe("customers", id, []byte(name)) }
-func (r *fkRun) deleteCustomer(id string) { r.t.Helper(); r.pipe("customers", id, nil) }
-func (r *fkRun) expect(want ...string)    { r.t.Helper(); r.expectList(want) }
-func (r *fkRun) expectList(want []string) {
-	r.t.Helper()
-	if got := r.out.next(); !slices.Equal(got, want) {
-		r.t.Errorf("output %q, want %q", got, want)
-	}
-}
+func (r fkRun) order(id, value string)   { r.t.Helper(); r.pipe("orders", []byte(id), []byte(value)) }
+func (r fkRun) deleteOrder(id string)    { r.t.Helper(); r.pipe("orders", []byte(id), nil) }
+func (r fkRun) customer(id, name string) { r.t.Helper(); r.pipe("customers", []byte(id), []byte(name)) }
+func (r fkRun) deleteCustomer(id string) { r.t.Helper(); r.pipe("customers", []byte(id), nil) }
 
 // subscriptions returns the subscription store's keys as "<foreign key>/<primary key>".
 // The store key is the foreign key's length (4 bytes, big-endian), the foreign key, then
 // the primary key (Kafka Streams' CombinedKeySchema).
-func (r *fkRun) subscriptions() []string {
+func (r fkRun) subscriptions() []string {
 	r.t.Helper()
 	kv, err := r.d.KeyValueStore(fkName + "-subscription-store")
 	if err != nil {
@@ -125,7 +92,7 @@ func (r *fkRun) subscriptions() []string {
 	return out
 }
 
-func (r *fkRun) expectSubscriptions(want ...string) {
+func (r fkRun) expectSubscriptions(want ...string) {
 	r.t.Helper()
 	if got := r.subscriptions(); !slices.Equal(got, want) {
 		r.t.Errorf("subscriptions %q, want %q", got, want)
@@ -315,11 +282,7 @@ func fkNullableTopology(t *testing.T, left bool) *topology.Topology {
 	}
 	joined := join(orders, customers, fkName, customer, orderJoiner, serde.String())
 	topology.To(topology.ToStream(joined), "joined", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
 func TestForeignKeyJoinWithANilForeignKey(t *testing.T) {
@@ -454,7 +417,7 @@ func TestForeignKeyJoinResultTimestamps(t *testing.T) {
 	r := newFKRun(t, fkTopology(t, false))
 	r.customer("c1", "Ann") // at 1000
 	r.order("o1", "c1|apple")
-	r.pipe("customers", "c2", []byte("Bob")) // at 3000
+	r.pipe("customers", []byte("c2"), []byte("Bob")) // at 3000
 	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
 	// A left row older than its right row: pipe it with an earlier timestamp.
 	if err := r.d.PipeRaw("orders", eddytest.Record{Key: []byte("o2"), Value: []byte("c2|pear"), Timestamp: at(500)}); err != nil {

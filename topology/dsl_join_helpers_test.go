@@ -100,24 +100,6 @@ func joinValues(records []joinOut) []string {
 	return out
 }
 
-func buildJoin(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
-}
-
 // joinInternalTopic returns the records written to an internal topic, whether or not the
 // driver completed its name with the application id.
 func joinInternalTopic(d *eddytest.Driver, name string) []eddytest.Record {

@@ -57,7 +57,7 @@ func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				joined = topology.LeftJoin(s, tab, "j", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) })
 			}
 			topology.To(joined, "out", serde.String(), serde.String())
-			d := buildJoin(t, b)
+			d := startDriver(t, b)
 			out := &joinReader{d: d, topic: "out"}
 			for _, row := range joinSemanticsInputs {
 				topic, value := "left", row.left
@@ -125,7 +125,7 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 					joined = topology.TableOuterJoin(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }, serde.String())
 				}
 				topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-				d := buildJoin(t, b)
+				d := startDriver(t, b)
 				out := &joinReader{d: d, topic: "out"}
 				for _, row := range joinSemanticsInputs {
 					topic, value := "left", row.left
@@ -211,7 +211,7 @@ func TestStreamTableJoinRepartitionsARekeyedStream(t *testing.T) {
 	if !slices.Equal(names, []string{"orders-by-user-repartition"}) {
 		t.Fatalf("internal topics %v, want [orders-by-user-repartition]", names)
 	}
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	pipeJoin(t, d, "users", keyOf("u1"), "Ann", time.UnixMilli(1))
 	pipeJoin(t, d, "orders", keyOf("o1"), "u1", time.UnixMilli(2))
 	pipeJoin(t, d, "orders", keyOf("o2"), "u2", time.UnixMilli(3))
@@ -247,7 +247,7 @@ func TestStreamTableJoinNulls(t *testing.T) {
 			tab := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 			inner := observeJoin(b, topology.Join(s, tab, "", func(_, v, tv string) string { return joinArgs(v, true, tv, true) }))
 			left := observeJoin(b, topology.LeftJoin(s, tab, "", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) }))
-			d := buildJoin(t, b)
+			d := startDriver(t, b)
 			pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(1))
 			pipeJoin(t, d, "left", c.key, c.value, time.UnixMilli(5))
 			if !slices.Equal(*inner, c.inner) {
@@ -271,7 +271,7 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 		return k + ":" + v + ":" + strings.Repeat("x", int(n))
 	})
 	topology.To(joined, "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
 	if err := right.Pipe("k", 3, time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.Int64())
 	joined := topology.TableJoin(l, r, "", func(_, v string, n int64) string { return v + strings.Repeat("!", int(n)) }, serde.String())
 	topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
 	out := &joinReader{d: d, topic: "out"}
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(10))
@@ -341,7 +341,7 @@ func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
 	}, nil)
 	events := topology.StreamFrom(b, "events", serde.String(), serde.String())
 	topology.To(topology.LeftJoin(events, people, "", func(_, e, p string, found bool) string { return joinArgs(e, true, p, found) }), "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	out := &joinReader{d: d, topic: "out"}
 	steps := []struct {
 		topic, key, value string
@@ -370,7 +370,7 @@ func TestMaterializedTableJoinDeletesFromItsStore(t *testing.T) {
 	l := topology.TableFrom(b, "left", "left-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 	topology.TableJoin(l, r, "joined", func(_, v, o string) string { return v + o }, serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1))
 	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(2))
 	checkJoinStore(t, d, "joined", "Aa")

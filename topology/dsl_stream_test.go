@@ -30,25 +30,6 @@ func nullKey(value string, ms int64) strRecord {
 	return strRecord{Value: value, KeyNull: true, Timestamp: time.UnixMilli(ms)}
 }
 
-// startDriver builds b and starts a driver on it.
-func startDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
-}
-
 // pipeAll pipes records into topic.
 func pipeAll(t *testing.T, d *eddytest.Driver, topic string, records []strRecord) {
 	t.Helper()

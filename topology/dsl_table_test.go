@@ -38,7 +38,7 @@ func TestTableFromUpsertsAndTombstones(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	changes := watchChanges(b, table, "watch")
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 
 	pipeTable(t, d, "in", "a", just[int64](1), 10)
 	pipeTable(t, d, "in", "a", just[int64](2), 20)
@@ -101,7 +101,7 @@ func TestFilterTableForwardsDeletesOnlyForValuesThatPassed(t *testing.T) {
 				b := topology.NewBuilder()
 				filtered := op.filter(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()))
 				changes := watchChanges(b, filtered, "watch")
-				d := tableDriver(t, b)
+				d := startDriver(t, b)
 				if tt.old != nil {
 					pipeTable(t, d, "in", "k", tt.old, 1)
 				}
@@ -124,7 +124,7 @@ func TestMapTableValuesMapsNewAndOldValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	label := func(k string, n int64) string { return k + "=" + strings.Repeat("*", int(n)) }
 	changes := watchChanges(b, topology.MapTableValues(table, label), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	pipeTable(t, d, "in", "a", just[int64](1), 1)
 	pipeTable(t, d, "in", "a", just[int64](3), 2)
 	pipeTable(t, d, "in", "a", nil, 3)
@@ -142,7 +142,7 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	adults := topology.Materialize(topology.FilterTable(table, func(_ string, age int64) bool { return age >= 18 }), "adults")
 	changes := watchChanges(b, adults, "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	pipeTable(t, d, "in", "ann", just[int64](30), 1)
 	pipeTable(t, d, "in", "bob", just[int64](12), 2)
 	pipeTable(t, d, "in", "cid", just[int64](40), 3)
@@ -194,7 +194,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 		return topology.Pair(a.Region, user)
 	}, serde.String(), serde.String())
 	counts := watchChanges(b, topology.CountTable(byRegion, "region-counts"), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "users", serde.String(), serde.JSON[regionAccount]())
 	pipe := func(user, region string, ms int64) {
 		t.Helper()
@@ -263,7 +263,7 @@ func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 		func(agg, v int64) int64 { return agg - v })
 	logs := watchChanges(b, log, "watch-log")
 	totals := watchChanges(b, sums, "watch-sums")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "accounts", serde.String(), serde.JSON[regionAccount]())
 	for i, a := range []regionAccount{{"eu", 3}, {"eu", 5}, {"us", 5}} {
 		if err := in.Pipe("acct", a, time.UnixMilli(int64(i+1))); err != nil {

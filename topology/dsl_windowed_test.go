@@ -87,24 +87,6 @@ func winTombstone[V any](key string, start, end, timestamp int64) windowedOut[V]
 	return windowedOut[V]{key: key, start: start, end: end, tombstone: true, timestamp: timestamp}
 }
 
-func startWindowDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo, eddytest.ApplicationID("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
-}
-
 type winPiped struct {
 	key, value string
 	at         int64
@@ -132,7 +114,7 @@ func countTimeWindows(t *testing.T, windows topology.TimeWindows, configure func
 	}
 	keys := topology.TimeWindowedSerde(serde.String(), windows.Size())
 	topology.To(topology.ToStream(topology.WindowedCount(windowed, "counts")), "out", keys, serde.Int64())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.Int64())
 }
 
@@ -288,7 +270,7 @@ func TestWindowedReduceAndAggregateFoldEachWindow(t *testing.T) {
 	topology.To(topology.ToStream(reduced), "longest", keys, serde.String())
 	summed := topology.WindowedAggregate(windowed, "lengths", func() int64 { return 100 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, serde.Int64())
 	topology.To(topology.ToStream(summed), "lengths", keys, serde.Int64())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	longest := newWinOutputs(d, "longest", keys, serde.String())
 	lengths := newWinOutputs(d, "lengths", keys, serde.Int64())
 	pipeWindowed(t, d, winPiped{"a", "xx", 1}, winPiped{"a", "xxx", 2}, winPiped{"a", "x", 3}, winPiped{"a", "y", 11})
@@ -351,7 +333,7 @@ func aggregateSliding(t *testing.T, windows topology.SlidingWindows, configure f
 	keys := topology.TimeWindowedSerde(serde.String(), windows.TimeDifference())
 	values := topology.WindowedAggregate(windowed, "values", func() string { return "" }, sortedList, serde.String())
 	topology.To(topology.ToStream(values), "out", keys, serde.String())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.String())
 }
 
@@ -554,7 +536,7 @@ func checkEmitOnCloseMatchesUpdates(t *testing.T, aggregate windowedAggregation,
 	g := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "")
 	topology.To(topology.ToStream(aggregate(g, topology.EmitOnWindowUpdate, "updates")), "updates", keys, serde.String())
 	topology.To(topology.ToStream(aggregate(g, topology.EmitOnWindowClose, "finals")), "finals", keys, serde.String())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	rng := rand.New(rand.NewPCG(3, 4))
 	var records []winPiped
 	for i := range 300 {

@@ -1,0 +1,113 @@
+package topology_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// Helpers the DSL tests share: building a topology, starting a test driver on it, piping
+// raw records and reading what a topology wrote, and expecting a build problem.
+
+// buildTopology builds b, failing the test if it cannot.
+func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
+	t.Helper()
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return topo
+}
+
+// startDriver builds b and starts a test driver on it with opts (see newDriver).
+func startDriver(t *testing.T, b *topology.Builder, opts ...eddytest.Option) *eddytest.Driver {
+	t.Helper()
+	return newDriver(t, buildTopology(t, b), opts...)
+}
+
+// newDriver starts a test driver on topo with opts, closed at the end of the test, where a
+// failure to close fails the test.
+func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *eddytest.Driver {
+	t.Helper()
+	d, err := eddytest.New(topo, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return d
+}
+
+// expectBuildProblem fails the test unless building b fails with an error containing want.
+func expectBuildProblem(t *testing.T, b *topology.Builder, want string) {
+	t.Helper()
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Build() = %v, want a problem containing %q", err, want)
+	}
+}
+
+// dslOutput reads what a topology wrote to a topic as "key=value" strings, with <null>
+// for a null key and <tombstone> for a null value, which a typed reader cannot show.
+type dslOutput struct {
+	d     *eddytest.Driver
+	topic string
+	read  int
+}
+
+// next returns the records written since the last call.
+func (o *dslOutput) next() []string {
+	written := o.d.Written(o.topic)
+	var out []string
+	for _, r := range written[o.read:] {
+		k, v := string(r.Key), string(r.Value)
+		if r.Key == nil {
+			k = "<null>"
+		}
+		if r.Value == nil {
+			v = "<tombstone>"
+		}
+		out = append(out, k+"="+v)
+	}
+	o.read = len(written)
+	return out
+}
+
+// rawRun drives a topology with raw records, each stamped a second after the previous
+// one, and reads its output topic with out.
+type rawRun struct {
+	t   *testing.T
+	d   *eddytest.Driver
+	out *dslOutput
+	ts  int64
+}
+
+// newRawRun starts a driver on topo whose output topic is output.
+func newRawRun(t *testing.T, topo *topology.Topology, output string) *rawRun {
+	t.Helper()
+	d := newDriver(t, topo)
+	return &rawRun{t: t, d: d, out: &dslOutput{d: d, topic: output}}
+}
+
+// pipe writes key and value, nil for null, to topic, a second after the previous record.
+func (r *rawRun) pipe(topic string, key, value []byte) {
+	r.t.Helper()
+	r.ts += 1000
+	if err := r.d.PipeRaw(topic, eddytest.Record{Key: key, Value: value, Timestamp: time.UnixMilli(r.ts)}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// expect fails the test unless the output written since the last read is want.
+func (r *rawRun) expect(want ...string) {
+	r.t.Helper()
+	if got := r.out.next(); !slices.Equal(got, want) {
+		r.t.Errorf("output %q, want %q", got, want)
+	}
+}
