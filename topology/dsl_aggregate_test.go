@@ -203,21 +203,14 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	inits := 0
 	table := topology.AggregateCogrouped(c, "user-cogroupStats", func() cogroupStats { inits++; return cogroupStats{} }, serde.JSON[cogroupStats]())
 	changes := watchChanges(b, table, "watch")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	if n := len(topo.Subtopologies()); n != 1 {
 		t.Errorf("%d subtopologies, want 1: the inputs share the store\n%s", n, topo.Describe())
 	}
 	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "user-cogroupStats" {
 		t.Errorf("stores %v, want the one store user-cogroupStats", stores)
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	clickIn := eddytest.InputTopic(d, "clicks", serde.String(), serde.String())
 	buyIn := eddytest.InputTopic(d, "purchases", serde.String(), serde.Int64())
 	steps := []func() error{
@@ -263,10 +256,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	})
 	table := topology.AggregateCogrouped(c, "page-cogroupStats", func() cogroupStats { return cogroupStats{} }, serde.JSON[cogroupStats]())
 	topology.To(topology.ToStream(table), "page-cogroupStats", serde.String(), serde.JSON[cogroupStats]())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	var names []string
 	for _, it := range topo.InternalTopics() {
 		names = append(names, it.Name)
@@ -281,11 +271,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	if got := sub.SourceTopics(); !slices.Contains(got, "buys-by-page-repartition") {
 		t.Errorf("the subtopology of the store reads %v, want both repartition topics", got)
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	if err := eddytest.InputTopic(d, "clicks", serde.String(), serde.String()).Pipe("ann", "/checkout", time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
 	}

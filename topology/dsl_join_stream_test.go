@@ -268,10 +268,7 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 			l := topology.SelectKey(topology.StreamFrom(b, "left", serde.String(), serde.String()), func(_, v string) string { return v })
 			r := topology.SelectKey(topology.StreamFrom(b, "right", serde.String(), serde.String()), func(_, v string) string { return v })
 			topology.To(c.join(l, r), "out", serde.String(), serde.String())
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo := buildTopology(t, b)
 			desc := topo.Describe()
 			for _, s := range c.stores {
 				if !strings.Contains(desc, s) {

@@ -179,10 +179,7 @@ func TestStreamTableJoinRunsInTheTablesSubtopology(t *testing.T) {
 	s := topology.StreamFrom(b, "orders", serde.String(), serde.String())
 	users := topology.TableFrom(b, "users", "users-store", serde.String(), serde.String())
 	topology.To(topology.Join(s, users, "", func(_, o, u string) string { return o + "/" + u }), "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	subs := topo.Subtopologies()
 	if len(subs) != 1 || !slices.Equal(subs[0].SourceTopics(), []string{"orders", "users"}) {
 		t.Fatalf("want one subtopology reading orders and users (copartitioned), got:\n%s", topo.Describe())
@@ -200,10 +197,7 @@ func TestStreamTableJoinRepartitionsARekeyedStream(t *testing.T) {
 	users := topology.TableFrom(b, "users", "users-store", serde.String(), serde.String())
 	joined := topology.Join(byUser, users, "orders-by-user", func(user, _, name string) string { return user + "=" + name })
 	topology.To(joined, "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	var names []string
 	for _, it := range topo.InternalTopics() {
 		names = append(names, it.Name)

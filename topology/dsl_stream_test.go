@@ -288,10 +288,7 @@ func TestKeyChangingOperatorsMakeGroupingRepartition(t *testing.T) {
 			s := c.op(topology.StreamFrom(b, "in", serde.String(), serde.String()))
 			counts := topology.Count(topology.GroupByKey(s, "grouped"), "counts")
 			topology.To(topology.ToStream(counts), "out", serde.String(), serde.Int64())
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo := buildTopology(t, b)
 			names := internalTopicNames(topo)
 			if got := slices.Contains(names, "grouped-repartition"); got != c.repartition {
 				t.Errorf("repartition topic grouped-repartition: %t, want %t (internal topics %q)\n%s", got, c.repartition, names, topo.Describe())
@@ -304,10 +301,7 @@ func TestRepartitionWritesThroughItsTopic(t *testing.T) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
 	s := topology.SelectKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), func(_, v string) string { return v })
 	topology.To(topology.Repartition(s, "by-value", 4), "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	its := topo.InternalTopics()
 	if len(its) != 1 || its[0].Name != "by-value-repartition" || its[0].Partitions != 4 || !slices.Equal(its[0].Upstream, []string{"in"}) {
 		t.Fatalf("InternalTopics() = %+v, want by-value-repartition with 4 partitions, upstream [in]", its)
@@ -315,11 +309,7 @@ func TestRepartitionWritesThroughItsTopic(t *testing.T) {
 	if got := len(topo.Subtopologies()); got != 2 {
 		t.Errorf("%d subtopologies, want 2: the repartition topic splits the topology", got)
 	}
-	d, err := eddytest.New(topo, eddytest.ApplicationID("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo, eddytest.ApplicationID("app"))
 	headers := []processor.Header{{Key: "h", Value: []byte("1")}}
 	pipeAll(t, d, "in", []strRecord{{Key: "k", Value: "v1", Timestamp: time.UnixMilli(1), Headers: headers}, nullKey("v2", 2)})
 	// selectKey gave both records a key; a null value keeps its null through the topic.
@@ -459,10 +449,7 @@ func TestSplitNamesBranchesLikeKafkaStreams(t *testing.T) {
 			t.Errorf("branch %q, want %q", s.Node(), want)
 		}
 	}
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	want := fmt.Sprintf("    Processor: %s (stores: [])\n      --> %s1, %snamed, %s3, %s0\n", prefix, prefix, prefix, prefix, prefix)
 	if !strings.Contains(topo.Describe(), want) {
 		t.Errorf("Describe() =\n%s\nwant it to contain\n%s", topo.Describe(), want)
@@ -521,16 +508,9 @@ func TestSplitBuiltBeforeABranchKeepsItsBranches(t *testing.T) {
 	b := topology.NewBuilder()
 	split := topology.Split(topology.StreamFrom(b, "in", serde.String(), serde.String()), topology.Named("s-"))
 	topology.To(split.Default("all"), "out", serde.String(), serde.String())
-	before, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := buildTopology(t, b)
 	topology.To(split.Branch("late", func(string, string) bool { return true }), "late", serde.String(), serde.String())
-	d, err := eddytest.New(before)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, before)
 	pipeAll(t, d, "in", []strRecord{rec("k", "v", 1)})
 	sameRecords(t, readAll(t, d, "out"), []strRecord{rec("k", "v", 1)})
 }
@@ -609,20 +589,13 @@ func TestProcessRunsAProcessorWithItsStores(t *testing.T) {
 	topology.To(numbered, "out", serde.Int64(), serde.String())
 	// A second processor sharing the store runs in the same subtopology.
 	topology.ForEach(topology.Process(in, pass[string, string](), []store.Definition{seen}, topology.Named("reader")), func(string, string) error { return nil })
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	for _, line := range []string{"Processor: numberer (stores: [seen])", "Processor: reader (stores: [seen])"} {
 		if !strings.Contains(topo.Describe(), line) {
 			t.Errorf("Describe() =\n%s\nwant the line %q", topo.Describe(), line)
 		}
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	pipeAll(t, d, "in", []strRecord{rec("a", "x", 1), rec("b", "x", 2), rec("c", "y", 3)})
 	got, err := eddytest.OutputTopic(d, "out", serde.Int64(), serde.String()).ReadAll()
 	if err != nil {
