@@ -289,11 +289,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 
 func TestCogroupProblems(t *testing.T) {
 	fold := func(_ string, _ string, n int64) int64 { return n + 1 }
-	tests := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	tests := []buildProblem{
 		{
 			name: "a grouped stream cogrouped twice is refused",
 			build: func(b *topology.Builder) {
@@ -301,7 +297,7 @@ func TestCogroupProblems(t *testing.T) {
 				c := topology.CogroupWith(topology.Cogroup(g, fold), g, fold)
 				topology.AggregateCogrouped(c, "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "cogrouped twice",
+			problem: "cogrouped twice",
 		},
 		{
 			name: "a grouped stream of another builder is refused",
@@ -310,7 +306,7 @@ func TestCogroupProblems(t *testing.T) {
 				other := topology.GroupByKey(topology.StreamFrom(topology.NewBuilder(), "in2", serde.String(), serde.String()), "")
 				topology.AggregateCogrouped(topology.CogroupWith(topology.Cogroup(g, fold), other, fold), "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "another Builder",
+			problem: "another Builder",
 		},
 		{
 			name: "a nil aggregator is refused",
@@ -318,14 +314,8 @@ func TestCogroupProblems(t *testing.T) {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "")
 				topology.AggregateCogrouped(topology.Cogroup[string, string, int64](g, nil), "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "aggregator",
+			problem: "aggregator",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := topology.NewBuilder()
-			tt.build(b)
-			expectBuildProblem(t, b, tt.want)
-		})
-	}
+	expectBuildProblems(t, tests)
 }

@@ -111,3 +111,23 @@ func (r *rawRun) expect(want ...string) {
 		r.t.Errorf("output %q, want %q", got, want)
 	}
 }
+
+// buildProblem is a topology that Build must refuse: build adds it to a builder, and
+// problem is a part of Build's error.
+type buildProblem struct {
+	name    string
+	build   func(b *topology.Builder)
+	problem string
+}
+
+// expectBuildProblems runs each case as a subtest, on a new builder made with opts.
+func expectBuildProblems(t *testing.T, cases []buildProblem, opts ...topology.BuilderOption) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := topology.NewBuilder(opts...)
+			c.build(b)
+			expectBuildProblem(t, b, c.problem)
+		})
+	}
+}

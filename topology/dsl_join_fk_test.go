@@ -514,11 +514,7 @@ func TestForeignKeyJoinKeepsItsResultAndSubscriptionsInStores(t *testing.T) {
 }
 
 func TestForeignKeyJoinProblems(t *testing.T) {
-	cases := []struct {
-		name    string
-		build   func(b *topology.Builder)
-		problem string
-	}{
+	cases := []buildProblem{
 		{
 			name: "a generated name is refused under RequireExplicitNames",
 			build: func(b *topology.Builder) {
@@ -556,11 +552,5 @@ func TestForeignKeyJoinProblems(t *testing.T) {
 			problem: "foreign-key extractor and joiner must not be nil",
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			c.build(b)
-			expectBuildProblem(t, b, c.problem)
-		})
-	}
+	expectBuildProblems(t, cases, topology.RequireExplicitNames())
 }

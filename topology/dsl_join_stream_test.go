@@ -298,11 +298,7 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 }
 
 func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	cases := []buildProblem{
 		{"inverted windows", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
@@ -330,13 +326,7 @@ func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
 			topology.StreamJoin(l, r, "", topology.JoinWindowsOf(time.Second, 0), func(_, v, _ string) string { return v })
 		}, "generated name"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			c.build(b)
-			expectBuildProblem(t, b, c.want)
-		})
-	}
+	expectBuildProblems(t, cases, topology.RequireExplicitNames())
 }
 
 // The join stores retain duplicates (Kafka Streams' retainDuplicates): records of one

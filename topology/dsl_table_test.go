@@ -312,18 +312,14 @@ func TestChangeSerdeRoundTripsAndRefusesMalformedBytes(t *testing.T) {
 }
 
 func TestTableOperatorProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	tests := []buildProblem{
 		{
 			name: "materializing a table whose value serde is unknown is refused",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 				topology.Materialize(topology.MapTableValues(table, func(_ string, n int64) float64 { return float64(n) }), "floats")
 			},
-			want: `materialize "floats"`,
+			problem: `materialize "floats"`,
 		},
 		{
 			name: "grouping a table without serdes is refused",
@@ -333,14 +329,14 @@ func TestTableOperatorProblems(t *testing.T) {
 					return topology.Pair(k, v)
 				}, nil, serde.Int64()), "count")
 			},
-			want: "nil key or value serde",
+			problem: "nil key or value serde",
 		},
 		{
 			name: "a nil predicate is refused",
 			build: func(b *topology.Builder) {
 				topology.FilterTable(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()), nil)
 			},
-			want: "the predicate is nil",
+			problem: "the predicate is nil",
 		},
 		{
 			name: "a nil subtractor is refused",
@@ -351,7 +347,7 @@ func TestTableOperatorProblems(t *testing.T) {
 				}, serde.String(), serde.Int64())
 				topology.ReduceTable(g, "sums", func(a, v int64) int64 { return a + v }, nil)
 			},
-			want: "the subtractor is nil",
+			problem: "the subtractor is nil",
 		},
 		{
 			name: "generated names are refused under RequireExplicitNames",
@@ -362,16 +358,10 @@ func TestTableOperatorProblems(t *testing.T) {
 				}, serde.String(), serde.Int64())
 				topology.Materialize(topology.CountTable(g, ""), "")
 			},
-			want: "generated name",
+			problem: "generated name",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			tt.build(b)
-			expectBuildProblem(t, b, tt.want)
-		})
-	}
+	expectBuildProblems(t, tests, topology.RequireExplicitNames())
 }
 
 // FuzzChangeSerde checks that any bytes either fail with ErrBadChange (or the inner
