@@ -205,20 +205,6 @@ func TestStreamGlobalJoinResultsKeepTheStreamRecordsTimestamp(t *testing.T) {
 	}
 }
 
-// ptrString is a serde of *string for keys that may be nil (never serialized: a nil key
-// selected is Kafka Streams' null).
-func ptrString() serde.Serde[*string] {
-	return serde.Func(
-		func(_ string, p *string) ([]byte, error) {
-			if p == nil {
-				return nil, fmt.Errorf("ptrString: serializing nil")
-			}
-			return []byte(*p), nil
-		},
-		func(_ string, b []byte) (*string, error) { s := string(b); return &s, nil },
-	)
-}
-
 func TestStreamGlobalJoinWithANilSelectedKey(t *testing.T) {
 	// KIP-962: a left join no longer drops a record whose KeyValueMapper returns null; it
 	// joins with a null right value. An inner join still drops it.

@@ -1,17 +1,21 @@
 package topology_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
 
 // Helpers the DSL tests share: building a topology, starting a test driver on it, piping
-// raw records and reading what a topology wrote, and expecting a build problem.
+// raw records and reading what a topology wrote, watching a table's changes, and
+// expecting a build problem. The join tests' own helpers are in dsl_join_helpers_test.go.
 
 // buildTopology builds b, failing the test if it cannot.
 func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
@@ -130,4 +134,93 @@ func expectBuildProblems(t *testing.T, cases []buildProblem, opts ...topology.Bu
 			expectBuildProblem(t, b, c.problem)
 		})
 	}
+}
+
+// tableChanges records the Change records a table's node forwards, through a Processor
+// API node added under it.
+type tableChanges[K, V any] struct {
+	got []processor.Record[K, topology.Change[V]]
+}
+
+func watchChanges[K, V any](b *topology.Builder, t topology.Table[K, V], name string) *tableChanges[K, V] {
+	c := &tableChanges[K, V]{}
+	topology.AddProcessor(b, name, func() processor.Processor[K, topology.Change[V], K, topology.Change[V]] {
+		return processor.ProcessFunc[K, topology.Change[V], K, topology.Change[V]](
+			func(_ processor.Context[K, topology.Change[V]], r processor.Record[K, topology.Change[V]]) error {
+				c.got = append(c.got, r)
+				return nil
+			})
+	}, t.Node())
+	return c
+}
+
+// take returns the changes recorded since the last take.
+func (c *tableChanges[K, V]) take() []processor.Record[K, topology.Change[V]] {
+	got := c.got
+	c.got = nil
+	return got
+}
+
+// wantChange is an expected change of a table: its key, new and old values (nil: none) and
+// timestamp in milliseconds.
+type wantChange[K, V any] struct {
+	key      K
+	new, old *V
+	ts       int64
+}
+
+func just[V any](v V) *V { return &v }
+
+// checkTableChanges compares the changes a table forwarded with those expected.
+func checkTableChanges[K, V comparable](t *testing.T, got []processor.Record[K, topology.Change[V]], want []wantChange[K, V]) {
+	t.Helper()
+	show := func(key K, newV, oldV *V, ts int64) string {
+		s := func(v *V) string {
+			if v == nil {
+				return "-"
+			}
+			return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(*v), "\n", " "))
+		}
+		return fmt.Sprint(key) + ": new " + s(newV) + ", old " + s(oldV) + " @" + fmt.Sprint(ts)
+	}
+	var gotS, wantS []string
+	for _, r := range got {
+		var n, o *V
+		if r.Value.HasNew {
+			n = just(r.Value.New)
+		}
+		if r.Value.HasOld {
+			o = just(r.Value.Old)
+		}
+		gotS = append(gotS, show(r.Key, n, o, r.Timestamp.UnixMilli()))
+	}
+	for _, u := range want {
+		wantS = append(wantS, show(u.key, u.new, u.old, u.ts))
+	}
+	if !slices.Equal(gotS, wantS) {
+		t.Errorf("changes:\n got  %q\n want %q", gotS, wantS)
+	}
+}
+
+// ptrString is a serde of *string for keys that may be nil (never serialized: a nil key
+// selected is Kafka Streams' null).
+func ptrString() serde.Serde[*string] {
+	return serde.Func(
+		func(_ string, p *string) ([]byte, error) {
+			if p == nil {
+				return nil, fmt.Errorf("ptrString: serializing nil")
+			}
+			return []byte(*p), nil
+		},
+		func(_ string, b []byte) (*string, error) { s := string(b); return &s, nil },
+	)
+}
+
+// internalTopicNames returns the names of the topology's internal topics.
+func internalTopicNames(topo *topology.Topology) []string {
+	var names []string
+	for _, it := range topo.InternalTopics() {
+		names = append(names, it.Name)
+	}
+	return names
 }

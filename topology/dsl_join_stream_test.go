@@ -275,11 +275,7 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 					t.Errorf("no store %s in\n%s", s, desc)
 				}
 			}
-			var topics []string
-			for _, it := range topo.InternalTopics() {
-				topics = append(topics, it.Name)
-			}
-			if !slices.Equal(topics, []string{"j-left-repartition", "j-right-repartition"}) {
+			if topics := internalTopicNames(topo); !slices.Equal(topics, []string{"j-left-repartition", "j-right-repartition"}) {
 				t.Errorf("internal topics %v, want j-left-repartition and j-right-repartition", topics)
 			}
 			d := startDriver(t, b)

@@ -198,11 +198,7 @@ func TestStreamTableJoinRepartitionsARekeyedStream(t *testing.T) {
 	joined := topology.Join(byUser, users, "orders-by-user", func(user, _, name string) string { return user + "=" + name })
 	topology.To(joined, "out", serde.String(), serde.String())
 	topo := buildTopology(t, b)
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
-	if !slices.Equal(names, []string{"orders-by-user-repartition"}) {
+	if names := internalTopicNames(topo); !slices.Equal(names, []string{"orders-by-user-repartition"}) {
 		t.Fatalf("internal topics %v, want [orders-by-user-repartition]", names)
 	}
 	d := startDriver(t, b)

@@ -227,15 +227,6 @@ func TestOperatorsKeepTimestampAndHeaders(t *testing.T) {
 	sameRecords(t, readAll(t, d, "out"), want)
 }
 
-// internalTopicNames returns the names of the topology's internal topics.
-func internalTopicNames(topo *topology.Topology) []string {
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
-	return names
-}
-
 // Kafka Streams marks a stream for repartitioning after an operator that may change the
 // key (map, flatMap, selectKey, process, and merge or split of such a stream), and not
 // after one that cannot (filter, mapValues, flatMapValues, peek, processValues). A
