@@ -53,6 +53,18 @@ func pipeJoin(t *testing.T, d *eddytest.Driver, topic string, key *string, value
 
 func keyOf[T any](v T) *T { return &v }
 
+// pipeJoinInput pipes a semantics table's record, keyed "k", at at to the topic "left" or
+// "right", the side it is on, and returns it as "<topic>=<value>".
+func pipeJoinInput(t *testing.T, d *eddytest.Driver, in joinInput, at time.Time) string {
+	t.Helper()
+	topic, value := "left", in.left
+	if value == "" {
+		topic, value = "right", in.right
+	}
+	pipeJoin(t, d, topic, keyOf("k"), value, at)
+	return topic + "=" + value
+}
+
 // joinOut is a record written to an output topic, as strings; a null value is "null"
 // and a null key has nullKey set.
 type joinOut struct {

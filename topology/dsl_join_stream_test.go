@@ -64,14 +64,10 @@ func TestStreamStreamJoinFollowsTheDocumentedSemantics(t *testing.T) {
 		outs[variant] = &joinReader{d: d, topic: variant + "-out"}
 	}
 	for _, row := range rows {
-		topic, value := "left", row.in.left
-		if value == "" {
-			topic, value = "right", row.in.right
-		}
-		pipeJoin(t, d, topic, keyOf("k"), value, row.at)
+		piped := pipeJoinInput(t, d, row.in, row.at)
 		for variant, want := range map[string][]string{"inner": row.want.inner, "left": row.want.left, "outer": row.want.outer} {
 			if got := joinValues(outs[variant].read()); !slices.Equal(got, want) {
-				t.Errorf("%s join, %s=%s at %v: got %v, want %v", variant, topic, value, row.at.UnixMilli(), got, want)
+				t.Errorf("%s join, %s at %v: got %v, want %v", variant, piped, row.at.UnixMilli(), got, want)
 			}
 		}
 	}

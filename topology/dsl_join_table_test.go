@@ -60,18 +60,14 @@ func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 			d := startDriver(t, b)
 			out := &joinReader{d: d, topic: "out"}
 			for _, row := range joinSemanticsInputs {
-				topic, value := "left", row.left
-				if value == "" {
-					topic, value = "right", row.right
-				}
-				pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
+				piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
 				exp := want[row.ts].inner
 				if variant == "left" {
 					exp = want[row.ts].left
 				}
 				got := out.read()
 				if !slices.Equal(joinValues(got), exp) {
-					t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
+					t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
 				}
 				for _, r := range got {
 					if r.ts != row.ts || r.key != "k" {
@@ -128,15 +124,11 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				d := startDriver(t, b)
 				out := &joinReader{d: d, topic: "out"}
 				for _, row := range joinSemanticsInputs {
-					topic, value := "left", row.left
-					if value == "" {
-						topic, value = "right", row.right
-					}
-					pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
+					piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
 					exp := map[string][]string{"inner": want[row.ts].inner, "left": want[row.ts].left, "outer": want[row.ts].outer}[variant]
 					got := out.read()
 					if !slices.Equal(joinValues(got), exp) {
-						t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
+						t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
 					}
 					for _, r := range got {
 						// In timestamp order, the later of both sides is the record's own.
