@@ -43,11 +43,7 @@ func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
 	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &windowCounter{} }, "in")
 	topology.AddStore(b, windowCounts, "count")
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo, eddytest.ApplicationID("app"))
+	d := newDriver(t, buildTopology(t, b), eddytest.ApplicationID("app"))
 	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
 	for _, r := range []struct {
 		key string
