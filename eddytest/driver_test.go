@@ -74,6 +74,21 @@ func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *
 	return d
 }
 
+// readCounts reads the unread records of topic, string keys and int64 values, as
+// "key=value".
+func readCounts(t *testing.T, d *eddytest.Driver, topic string) []string {
+	t.Helper()
+	records, err := eddytest.OutputTopic(d, topic, serde.String(), serde.Int64()).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range records {
+		out = append(out, fmt.Sprintf("%s=%d", r.Key, r.Value))
+	}
+	return out
+}
+
 func TestCountsFlowToOutputStoreAndChangelog(t *testing.T) {
 	d := newDriver(t, countTopology(t), eddytest.ApplicationID("app"))
 	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())

@@ -2,7 +2,6 @@ package eddytest_test
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -62,19 +61,6 @@ func cachedCountTopology(t *testing.T) *topology.Topology {
 	topology.AddProcessor(b, "cache-again", holdLatest, "again")
 	topology.AddSink(b, "out-again", "output-again", serde.String(), serde.Int64(), []string{"cache-again"})
 	return buildTopology(t, b)
-}
-
-func readCounts(t *testing.T, d *eddytest.Driver, topic string) []string {
-	t.Helper()
-	records, err := eddytest.OutputTopic(d, topic, serde.String(), serde.Int64()).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range records {
-		out = append(out, fmt.Sprintf("%s=%d", r.Key, r.Value))
-	}
-	return out
 }
 
 func TestCommitsFlushAfterEveryRecordByDefault(t *testing.T) {
