@@ -34,6 +34,27 @@ var joinSemanticsInputs = []joinInput{
 	{ts: 15, left: "D"},
 }
 
+// checkJoinSemantics pipes joinSemanticsInputs to d row by row and checks that each row
+// makes the join write the values want(row.ts) to topic, with the key "k" and the row's
+// timestamp.
+func checkJoinSemantics(t *testing.T, d *eddytest.Driver, topic string, want func(ts int64) []string) {
+	t.Helper()
+	out := &joinReader{d: d, topic: topic}
+	for _, row := range joinSemanticsInputs {
+		piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
+		exp := want(row.ts)
+		got := out.read()
+		if !slices.Equal(joinValues(got), exp) {
+			t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
+		}
+		for _, r := range got {
+			if r.ts != row.ts || r.key != "k" {
+				t.Errorf("ts %d: result %v, want key k and timestamp %d", row.ts, r, row.ts)
+			}
+		}
+	}
+}
+
 // TestStreamTableJoinFollowsTheDocumentedSemantics reproduces the table "Semantics of
 // stream-table joins" of Kafka Streams' documentation (dsl-api.html, KStream-KTable
 // Join), row by row: only stream records trigger the join, null stream joinValues and table
@@ -58,23 +79,13 @@ func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 			}
 			topology.To(joined, "out", serde.String(), serde.String())
 			d := startDriver(t, b)
-			out := &joinReader{d: d, topic: "out"}
-			for _, row := range joinSemanticsInputs {
-				piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
-				exp := want[row.ts].inner
+			// The results have the stream record's key and timestamp.
+			checkJoinSemantics(t, d, "out", func(ts int64) []string {
 				if variant == "left" {
-					exp = want[row.ts].left
+					return want[ts].left
 				}
-				got := out.read()
-				if !slices.Equal(joinValues(got), exp) {
-					t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
-				}
-				for _, r := range got {
-					if r.ts != row.ts || r.key != "k" {
-						t.Errorf("ts %d: result %v, want the stream record's key and timestamp", row.ts, r)
-					}
-				}
-			}
+				return want[ts].inner
+			})
 		})
 	}
 }
@@ -122,21 +133,10 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				}
 				topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
 				d := startDriver(t, b)
-				out := &joinReader{d: d, topic: "out"}
-				for _, row := range joinSemanticsInputs {
-					piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
-					exp := map[string][]string{"inner": want[row.ts].inner, "left": want[row.ts].left, "outer": want[row.ts].outer}[variant]
-					got := out.read()
-					if !slices.Equal(joinValues(got), exp) {
-						t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
-					}
-					for _, r := range got {
-						// In timestamp order, the later of both sides is the record's own.
-						if r.ts != row.ts || r.key != "k" {
-							t.Errorf("ts %d: result %v, want key k and timestamp %d", row.ts, r, row.ts)
-						}
-					}
-				}
+				// In timestamp order, the later of both sides is the record's own.
+				checkJoinSemantics(t, d, "out", func(ts int64) []string {
+					return map[string][]string{"inner": want[ts].inner, "left": want[ts].left, "outer": want[ts].outer}[variant]
+				})
 				if materialized {
 					checkJoinStore(t, d, "joined", map[string]string{
 						"inner": "[D, d]", "left": "[D, d]", "outer": "[D, d]",
