@@ -67,9 +67,8 @@ type dslOutput struct {
 
 // next returns the records written since the last call.
 func (o *dslOutput) next() []string {
-	written := o.d.Written(o.topic)
 	var out []string
-	for _, r := range written[o.read:] {
+	for _, r := range unread(o.d, o.topic, &o.read) {
 		k, v := string(r.Key), string(r.Value)
 		if r.Key == nil {
 			k = "<null>"
@@ -79,7 +78,15 @@ func (o *dslOutput) next() []string {
 		}
 		out = append(out, k+"="+v)
 	}
-	o.read = len(written)
+	return out
+}
+
+// unread returns the records written to topic after the first *read, and counts them in
+// *read.
+func unread(d *eddytest.Driver, topic string, read *int) []eddytest.Record {
+	written := d.Written(topic)
+	out := written[*read:]
+	*read = len(written)
 	return out
 }
 

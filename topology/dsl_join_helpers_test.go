@@ -90,16 +90,14 @@ type joinReader struct {
 }
 
 func (r *joinReader) read() []joinOut {
-	all := r.d.Written(r.topic)
 	var out []joinOut
-	for _, w := range all[r.seen:] {
+	for _, w := range unread(r.d, r.topic, &r.seen) {
 		o := joinOut{key: string(w.Key), nullKey: w.Key == nil, value: string(w.Value), ts: w.Timestamp.UnixMilli()}
 		if w.Value == nil {
 			o.value = "null"
 		}
 		out = append(out, o)
 	}
-	r.seen = len(all)
 	return out
 }
 
