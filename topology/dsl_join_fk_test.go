@@ -99,12 +99,16 @@ func (r fkRun) expectSubscriptions(want ...string) {
 	}
 }
 
+// fkCase is a scenario of a foreign-key join, inner or left: steps feed the run and
+// check its output as they go.
+type fkCase struct {
+	name  string
+	left  bool
+	steps func(r *fkRun)
+}
+
 func TestForeignKeyJoin(t *testing.T) {
-	cases := []struct {
-		name  string
-		left  bool
-		steps func(r *fkRun)
-	}{
+	cases := []fkCase{
 		{
 			name: "a left row that comes before its right row joins when the right row comes",
 			steps: func(r *fkRun) {
@@ -289,11 +293,7 @@ func TestForeignKeyJoinWithANilForeignKey(t *testing.T) {
 	// Kafka Streams: a null foreign key subscribes to nothing. The inner join skips the
 	// row (deleting a result its previous foreign key gave); the left join gives it a
 	// result with a null right value (KIP-962).
-	cases := []struct {
-		name  string
-		left  bool
-		steps func(r *fkRun)
-	}{
+	cases := []fkCase{
 		{
 			name: "an inner join gives a left row without a foreign key no result",
 			steps: func(r *fkRun) {
