@@ -69,9 +69,7 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 			aggs := map[string]state{}
 			var want []wantChange[string, int64]
 			for _, r := range input {
-				if err := pipe.Pipe(r.key, r.value, time.UnixMilli(r.ts)); err != nil {
-					t.Fatal(err)
-				}
+				mustPipe(t, pipe, r.key, r.value, r.ts)
 				old, ok := aggs[r.key]
 				next := state{agg: tt.first(r.value), ts: r.ts}
 				u := wantChange[string, int64]{key: r.key}

@@ -95,9 +95,7 @@ func TestRecordCacheForwardsOneUpdatePerKeyAtACommit(t *testing.T) {
 			in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 			pipe := func(ms int64) {
 				t.Helper()
-				if err := in.Pipe("a", 1, time.UnixMilli(ms)); err != nil {
-					t.Fatal(err)
-				}
+				mustPipe(t, in, "a", 1, ms)
 			}
 			pipe(1)
 			commit(t, d)
@@ -121,12 +119,8 @@ func TestRecordCacheForwardsNothingForAKeyPutThenDeleted(t *testing.T) {
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
 	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
-	if err := in.Pipe("a", 1, time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Pipe("b", 1, time.UnixMilli(2)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "a", 1, 1)
+	mustPipe(t, in, "b", 1, 2)
 	if err := in.PipeNullValue("a", time.UnixMilli(3)); err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +143,7 @@ func TestRecordCacheEvictsTheLeastRecentlyUpdatedKeyWhenFullThroughTheDriver(t *
 	value := func(c byte) string { return strings.Repeat(string(c), 10_000) }
 	pipe := func(key string, c byte, ms int64) {
 		t.Helper()
-		if err := in.Pipe(key, value(c), time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, key, value(c), ms)
 	}
 	pipe("a", 'x', 1)
 	pipe("b", 'x', 2)
@@ -174,9 +166,7 @@ func TestWithoutRecordCacheEveryUpdateIsForwardedAtOnce(t *testing.T) {
 	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	for ms := int64(1); ms <= 3; ms++ {
-		if err := in.Pipe("a", "x", time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, "a", "x", ms)
 	}
 	checkTableChanges(t, changes.take(), []wantChange[string, int64]{
 		{key: "a", new: just[int64](1), ts: 1},

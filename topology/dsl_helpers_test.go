@@ -231,3 +231,12 @@ func internalTopicNames(topo *topology.Topology) []string {
 	}
 	return names
 }
+
+// mustPipe pipes key and value, stamped ms milliseconds after the Unix epoch, to in,
+// failing the test if it cannot.
+func mustPipe[K, V any](t *testing.T, in *eddytest.Input[K, V], key K, value V, ms int64) {
+	t.Helper()
+	if err := in.Pipe(key, value, time.UnixMilli(ms)); err != nil {
+		t.Fatal(err)
+	}
+}

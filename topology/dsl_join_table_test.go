@@ -255,9 +255,7 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 	topology.To(joined, "out", serde.String(), serde.String())
 	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
-	if err := right.Pipe("k", 3, time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, right, "k", 3, 1)
 	headers := []processor.Header{{Key: "trace", Value: []byte("42")}}
 	if err := d.PipeRaw("left", eddytest.Record{Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(2), Headers: headers}); err != nil {
 		t.Fatal(err)
@@ -290,12 +288,8 @@ func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
 	out := &joinReader{d: d, topic: "out"}
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(10))
-	if err := right.Pipe("k", 1, time.UnixMilli(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := right.Pipe("k", 2, time.UnixMilli(7)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, right, "k", 1, 5)
+	mustPipe(t, right, "k", 2, 7)
 	pipeJoin(t, d, "left", keyOf("k"), "B", time.UnixMilli(20))
 	pipeJoin(t, d, "right", keyOf("k"), "null", time.UnixMilli(8))
 	want := []joinOut{

@@ -191,9 +191,7 @@ func TestForEachErrorFailsTheRecord(t *testing.T) {
 	}, topology.Named("side-effect"))
 	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
-	if err := in.Pipe("good", "v", time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "good", "v", 1)
 	err := in.Pipe("bad", "v", time.UnixMilli(2))
 	if err == nil || !strings.Contains(err.Error(), "side-effect") {
 		t.Fatalf("Pipe of the failing record = %v, want an error naming the node side-effect", err)

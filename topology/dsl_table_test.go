@@ -198,9 +198,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 	in := eddytest.InputTopic(d, "users", serde.String(), serde.JSON[regionAccount]())
 	pipe := func(user, region string, ms int64) {
 		t.Helper()
-		if err := in.Pipe(user, regionAccount{Region: region}, time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, user, regionAccount{Region: region}, ms)
 	}
 	repartition := func() []eddytest.Record { return d.Written("eddytest-by-region-repartition") }
 
@@ -224,9 +222,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 	}
 
 	before = len(repartition())
-	if err := in.Pipe("alice", regionAccount{Region: "us", Balance: 5}, time.UnixMilli(40)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "alice", regionAccount{Region: "us", Balance: 5}, 40)
 	checkTableChanges(t, counts.take(), []wantChange[string, int64]{{key: "us", new: just[int64](2), old: just[int64](2), ts: 40}})
 	written := repartition()[before:]
 	if len(written) != 1 {
@@ -266,9 +262,7 @@ func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "accounts", serde.String(), serde.JSON[regionAccount]())
 	for i, a := range []regionAccount{{"eu", 3}, {"eu", 5}, {"us", 5}} {
-		if err := in.Pipe("acct", a, time.UnixMilli(int64(i+1))); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, "acct", a, int64(i+1))
 	}
 	checkTableChanges(t, logs.take(), []wantChange[string, string]{
 		{key: "eu", new: just("+3"), ts: 1},

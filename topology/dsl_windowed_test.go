@@ -96,9 +96,7 @@ func pipeWindowed(t *testing.T, d *eddytest.Driver, records ...winPiped) {
 	t.Helper()
 	input := eddytest.InputTopic(d, winInput, serde.String(), serde.String())
 	for _, r := range records {
-		if err := input.Pipe(r.key, r.value, winMs(r.at)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, input, r.key, r.value, r.at)
 	}
 }
 
@@ -312,9 +310,7 @@ func TestAnErrorOfTheLateRecordHandlerFailsTheTask(t *testing.T) {
 			return w.OnLateRecord(func(topology.LateRecord[string, string]) error { return boom })
 		})
 	input := eddytest.InputTopic(d, winInput, serde.String(), serde.String())
-	if err := input.Pipe("a", "x", winMs(20)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, input, "a", "x", 20)
 	if err := input.Pipe("a", "x", winMs(5)); !errors.Is(err, boom) {
 		t.Fatalf("Pipe of a late record = %v, want the handler's error", err)
 	}
