@@ -64,27 +64,14 @@ func TestGlobalTableKeepsTimestampedValuesAndDeletesOnTombstones(t *testing.T) {
 	r.pipe("products", nil, []byte("keyless")) // skipped, as a GlobalKTable skips it
 	r.product("p1", "Green apple")             // at 5000
 
-	kv, err := r.d.KeyValueStore("products-store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := kv.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for it.Next() {
+	got := storeEntries(t, r.d, "products-store", func(k, v []byte) string {
 		// Kafka Streams' ValueAndTimestamp layout: 8-byte big-endian milliseconds, then
 		// the value's bytes.
-		v := it.Value()
 		if len(v) < 8 {
-			t.Fatalf("value %q of %q has no timestamp", v, it.Key())
+			t.Fatalf("value %q of %q has no timestamp", v, k)
 		}
-		got = append(got, fmt.Sprintf("%s=%s@%d", it.Key(), v[8:], binary.BigEndian.Uint64(v)))
-	}
-	if err := it.Close(); err != nil {
-		t.Fatal(err)
-	}
+		return fmt.Sprintf("%s=%s@%d", k, v[8:], binary.BigEndian.Uint64(v))
+	})
 	if want := []string{"p1=Green apple@5000"}; !slices.Equal(got, want) {
 		t.Errorf("global store holds %v, want %v", got, want)
 	}

@@ -240,3 +240,29 @@ func mustPipe[K, V any](t *testing.T, in *eddytest.Input[K, V], key K, value V, 
 		t.Fatal(err)
 	}
 }
+
+// storeEntries returns the raw entries of d's key-value store name, in key order, each as
+// show formats it.
+func storeEntries(t *testing.T, d *eddytest.Driver, name string, show func(key, value []byte) string) []string {
+	t.Helper()
+	kv, err := d.KeyValueStore(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := kv.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []string
+	for it.Next() {
+		out = append(out, show(it.Key(), it.Value()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -71,25 +71,10 @@ func (r fkRun) deleteCustomer(id string) { r.t.Helper(); r.pipe("customers", []b
 // the primary key (Kafka Streams' CombinedKeySchema).
 func (r fkRun) subscriptions() []string {
 	r.t.Helper()
-	kv, err := r.d.KeyValueStore(fkName + "-subscription-store")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	it, err := kv.All()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer it.Close()
-	var out []string
-	for it.Next() {
-		k := it.Key()
+	return storeEntries(r.t, r.d, fkName+"-subscription-store", func(k, _ []byte) string {
 		n := int(binary.BigEndian.Uint32(k))
-		out = append(out, string(k[4:4+n])+"/"+string(k[4+n:]))
-	}
-	if err := it.Err(); err != nil {
-		r.t.Fatal(err)
-	}
-	return out
+		return string(k[4:4+n]) + "/" + string(k[4+n:])
+	})
 }
 
 func (r fkRun) expectSubscriptions(want ...string) {

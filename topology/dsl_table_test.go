@@ -152,24 +152,10 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 		{key: "cid", new: just[int64](40), ts: 3},
 		{key: "cid", old: just[int64](40), ts: 4},
 	})
-	raw, err := d.KeyValueStore("adults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := raw.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	var held []string
-	for it.Next() {
+	held := storeEntries(t, d, "adults", func(k, v []byte) string {
 		// The store's values are timestamped: 8 bytes of milliseconds, then the value.
-		v := it.Value()
-		held = append(held, fmt.Sprintf("%s=%d", it.Key(), int64(binary.BigEndian.Uint64(v[8:]))))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return fmt.Sprintf("%s=%d", k, int64(binary.BigEndian.Uint64(v[8:])))
+	})
 	if want := []string{"ann=30"}; !slices.Equal(held, want) {
 		t.Errorf("the store holds %v, want %v", held, want)
 	}
