@@ -13,9 +13,12 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// Helpers the DSL tests share: building a topology, starting a test driver on it, piping
-// raw records and reading what a topology wrote, watching a table's changes, and
-// expecting a build problem. The join tests' own helpers are in dsl_join_helpers_test.go.
+// Helpers the DSL tests share, by what they do: building a topology and starting a test
+// driver on it, piping records, reading what a topology wrote, watching the changes a
+// table forwards, and expecting Build to refuse a topology. The join tests' own helpers
+// are in dsl_join_helpers_test.go, the windowed tests' in dsl_windowed_test.go.
+
+// Building a topology and starting a test driver on it.
 
 // buildTopology builds b, failing the test if it cannot.
 func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
@@ -49,45 +52,15 @@ func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *
 	return d
 }
 
-// expectBuildProblem fails the test unless building b fails with an error containing want.
-func expectBuildProblem(t *testing.T, b *topology.Builder, want string) {
+// Piping records.
+
+// mustPipe pipes key and value, stamped ms milliseconds after the Unix epoch, to in,
+// failing the test if it cannot.
+func mustPipe[K, V any](t *testing.T, in *eddytest.Input[K, V], key K, value V, ms int64) {
 	t.Helper()
-	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("Build() = %v, want a problem containing %q", err, want)
+	if err := in.Pipe(key, value, time.UnixMilli(ms)); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// dslOutput reads what a topology wrote to a topic as "key=value" strings, with <null>
-// for a null key and <tombstone> for a null value, which a typed reader cannot show.
-type dslOutput struct {
-	d     *eddytest.Driver
-	topic string
-	read  int
-}
-
-// next returns the records written since the last call.
-func (o *dslOutput) next() []string {
-	var out []string
-	for _, r := range unread(o.d, o.topic, &o.read) {
-		k, v := string(r.Key), string(r.Value)
-		if r.Key == nil {
-			k = "<null>"
-		}
-		if r.Value == nil {
-			v = "<tombstone>"
-		}
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-// unread returns the records written to topic after the first *read, and counts them in
-// *read.
-func unread(d *eddytest.Driver, topic string, read *int) []eddytest.Record {
-	written := d.Written(topic)
-	out := written[*read:]
-	*read = len(written)
-	return out
 }
 
 // rawRun drives a topology with raw records, each stamped a second after the previous
@@ -123,25 +96,77 @@ func (r *rawRun) expect(want ...string) {
 	}
 }
 
-// buildProblem is a topology that Build must refuse: build adds it to a builder, and
-// problem is a part of Build's error.
-type buildProblem struct {
-	name    string
-	build   func(b *topology.Builder)
-	problem string
+// Reading what a topology wrote, to its topics and its stores.
+
+// dslOutput reads what a topology wrote to a topic as "key=value" strings, with <null>
+// for a null key and <tombstone> for a null value, which a typed reader cannot show.
+type dslOutput struct {
+	d     *eddytest.Driver
+	topic string
+	read  int
 }
 
-// expectBuildProblems runs each case as a subtest, on a new builder made with opts.
-func expectBuildProblems(t *testing.T, cases []buildProblem, opts ...topology.BuilderOption) {
-	t.Helper()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := topology.NewBuilder(opts...)
-			c.build(b)
-			expectBuildProblem(t, b, c.problem)
-		})
+// next returns the records written since the last call.
+func (o *dslOutput) next() []string {
+	var out []string
+	for _, r := range unread(o.d, o.topic, &o.read) {
+		k, v := string(r.Key), string(r.Value)
+		if r.Key == nil {
+			k = "<null>"
+		}
+		if r.Value == nil {
+			v = "<tombstone>"
+		}
+		out = append(out, k+"="+v)
 	}
+	return out
 }
+
+// unread returns the records written to topic after the first *read, and counts them in
+// *read.
+func unread(d *eddytest.Driver, topic string, read *int) []eddytest.Record {
+	written := d.Written(topic)
+	out := written[*read:]
+	*read = len(written)
+	return out
+}
+
+// storeEntries returns the raw entries of d's key-value store name, in key order, each as
+// show formats it.
+func storeEntries(t *testing.T, d *eddytest.Driver, name string, show func(key, value []byte) string) []string {
+	t.Helper()
+	kv, err := d.KeyValueStore(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := kv.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []string
+	for it.Next() {
+		out = append(out, show(it.Key(), it.Value()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// internalTopicNames returns the names of the topology's internal topics.
+func internalTopicNames(topo *topology.Topology) []string {
+	var names []string
+	for _, it := range topo.InternalTopics() {
+		names = append(names, it.Name)
+	}
+	return names
+}
+
+// Watching the changes a table forwards.
 
 // tableChanges records the Change records a table's node forwards, through a Processor
 // API node added under it.
@@ -149,6 +174,8 @@ type tableChanges[K, V any] struct {
 	got []processor.Record[K, topology.Change[V]]
 }
 
+// watchChanges records the changes table t forwards, through a processor name added
+// under it.
 func watchChanges[K, V any](b *topology.Builder, t topology.Table[K, V], name string) *tableChanges[K, V] {
 	c := &tableChanges[K, V]{}
 	topology.AddProcessor(b, name, func() processor.Processor[K, topology.Change[V], K, topology.Change[V]] {
@@ -176,6 +203,7 @@ type wantChange[K, V any] struct {
 	ts       int64
 }
 
+// just returns a pointer to v, for a wantChange's values.
 func just[V any](v V) *V { return &v }
 
 // checkTableChanges compares the changes a table forwarded with those expected.
@@ -209,6 +237,38 @@ func checkTableChanges[K, V comparable](t *testing.T, got []processor.Record[K, 
 	}
 }
 
+// Expecting Build to refuse a topology.
+
+// expectBuildProblem fails the test unless building b fails with an error containing want.
+func expectBuildProblem(t *testing.T, b *topology.Builder, want string) {
+	t.Helper()
+	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Build() = %v, want a problem containing %q", err, want)
+	}
+}
+
+// buildProblem is a topology that Build must refuse: build adds it to a builder, and
+// problem is a part of Build's error.
+type buildProblem struct {
+	name    string
+	build   func(b *topology.Builder)
+	problem string
+}
+
+// expectBuildProblems runs each case as a subtest, on a new builder made with opts.
+func expectBuildProblems(t *testing.T, cases []buildProblem, opts ...topology.BuilderOption) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := topology.NewBuilder(opts...)
+			c.build(b)
+			expectBuildProblem(t, b, c.problem)
+		})
+	}
+}
+
+// Serdes.
+
 // ptrString is a serde of *string for keys that may be nil (never serialized: a nil key
 // selected is Kafka Streams' null).
 func ptrString() serde.Serde[*string] {
@@ -221,48 +281,4 @@ func ptrString() serde.Serde[*string] {
 		},
 		func(_ string, b []byte) (*string, error) { s := string(b); return &s, nil },
 	)
-}
-
-// internalTopicNames returns the names of the topology's internal topics.
-func internalTopicNames(topo *topology.Topology) []string {
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
-	return names
-}
-
-// mustPipe pipes key and value, stamped ms milliseconds after the Unix epoch, to in,
-// failing the test if it cannot.
-func mustPipe[K, V any](t *testing.T, in *eddytest.Input[K, V], key K, value V, ms int64) {
-	t.Helper()
-	if err := in.Pipe(key, value, time.UnixMilli(ms)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// storeEntries returns the raw entries of d's key-value store name, in key order, each as
-// show formats it.
-func storeEntries(t *testing.T, d *eddytest.Driver, name string, show func(key, value []byte) string) []string {
-	t.Helper()
-	kv, err := d.KeyValueStore(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := kv.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	var out []string
-	for it.Next() {
-		out = append(out, show(it.Key(), it.Value()))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := it.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
