@@ -31,11 +31,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/eddy-streams/eddy/examples/internal/demo"
@@ -78,16 +75,9 @@ type windowKey struct {
 }
 
 func main() {
-	brokers := flag.String("brokers", "", "comma-separated brokers of a Kafka cluster; empty starts an embedded broker")
+	brokers := demo.BrokersFlag()
 	suffix := flag.String("suffix", "", "appended to the topic names and the application id, to run again on the same cluster")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *brokers, *suffix); err != nil {
-		fmt.Fprintln(os.Stderr, "pageviews:", err)
-		os.Exit(1)
-	}
+	demo.Main("pageviews", func(ctx context.Context) error { return run(ctx, *brokers, *suffix) })
 }
 
 func run(ctx context.Context, brokers, suffix string) error {

@@ -15,10 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/eddy-streams/eddy/examples/internal/demo"
@@ -37,16 +34,9 @@ var sample = []string{
 }
 
 func main() {
-	brokers := flag.String("brokers", "", "comma-separated brokers of a Kafka cluster; empty starts an embedded broker")
+	brokers := demo.BrokersFlag()
 	repeat := flag.Int("repeat", 2, "how many times to feed the sample text")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *brokers, *repeat); err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount:", err)
-		os.Exit(1)
-	}
+	demo.Main("wordcount", func(ctx context.Context) error { return run(ctx, *brokers, *repeat) })
 }
 
 func run(ctx context.Context, brokers string, repeat int) error {

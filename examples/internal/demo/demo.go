@@ -6,10 +6,13 @@ package demo
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/eddy-streams/eddy"
@@ -19,6 +22,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// BrokersFlag defines the -brokers flag, which Brokers takes.
+func BrokersFlag() *string {
+	return flag.String("brokers", "", "comma-separated brokers of a Kafka cluster; empty starts an embedded broker")
+}
+
+// Main parses the flags and calls run with a context that an interrupt or SIGTERM
+// cancels; if run fails, it prints "<name>: <error>" and exits with status 1.
+func Main(name string, run func(ctx context.Context) error) {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
 
 // Brokers returns the seed brokers of the cluster a demo runs against, and a function that
 // releases it. With brokers empty (the -brokers flag not given) it starts franz-go's
