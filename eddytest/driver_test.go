@@ -45,6 +45,12 @@ func countTopology(t *testing.T) *topology.Topology {
 	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &counter{} }, "in")
 	topology.AddStore(b, counts, "count")
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
+	return buildTopology(t, b)
+}
+
+// buildTopology builds b, failing the test if it cannot.
+func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
+	t.Helper()
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +58,8 @@ func countTopology(t *testing.T) *topology.Topology {
 	return topo
 }
 
+// newDriver starts a test driver on topo with opts, closed at the end of the test, where a
+// failure to close fails the test.
 func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *eddytest.Driver {
 	t.Helper()
 	d, err := eddytest.New(topo, opts...)
@@ -64,6 +72,21 @@ func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *
 		}
 	})
 	return d
+}
+
+// readCounts reads the unread records of topic, string keys and int64 values, as
+// "key=value".
+func readCounts(t *testing.T, d *eddytest.Driver, topic string) []string {
+	t.Helper()
+	records, err := eddytest.OutputTopic(d, topic, serde.String(), serde.Int64()).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range records {
+		out = append(out, fmt.Sprintf("%s=%d", r.Key, r.Value))
+	}
+	return out
 }
 
 func TestCountsFlowToOutputStoreAndChangelog(t *testing.T) {
@@ -144,11 +167,7 @@ func punctuationTopology(t *testing.T, kind processor.PunctuationType, fired *[]
 	topology.AddProcessor(b, "punch", func() processor.Processor[string, string, string, string] {
 		return &puncher{kind: kind, interval: 10 * time.Millisecond, fired: fired}
 	}, "in")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
 func TestStreamTimePunctuationFollowsRecordTimestamps(t *testing.T) {
@@ -203,16 +222,12 @@ func TestProcessingErrorNamesTaskNodeTopicPartitionAndOffset(t *testing.T) {
 			return nil
 		})
 	}, "in")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo)
+	d := newDriver(t, buildTopology(t, b))
 	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
 	if err := in.Pipe("k", "good", time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
 	}
-	err = in.Pipe("k", "bad", time.UnixMilli(2))
+	err := in.Pipe("k", "bad", time.UnixMilli(2))
 	var perr *eddytest.ProcessingError
 	if !errors.As(err, &perr) || !errors.Is(err, errBoom) {
 		t.Fatalf("error %v, want a processing error wrapping boom", err)
@@ -228,14 +243,11 @@ func TestUndecodableRecordsFailOrAreSkipped(t *testing.T) {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"input"})
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"in"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	bad := eddytest.Record{Key: []byte("k"), Value: []byte("not eight bytes"), Timestamp: time.UnixMilli(1)}
 
 	strict := newDriver(t, topo)
-	err = strict.PipeRaw("input", bad)
+	err := strict.PipeRaw("input", bad)
 	var derr *eddytest.DeserializationError
 	if !errors.As(err, &derr) || derr.Record.Topic != "input" || derr.Record.Offset != 0 {
 		t.Fatalf("error %v, want a deserialization error at input offset 0", err)
@@ -268,10 +280,7 @@ func TestRecordsWrittenToATopicThatAnotherSubtopologyReadsAreProcessed(t *testin
 	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &counter{} }, "middle-in")
 	topology.AddStore(b, counts, "count")
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	if n := len(topo.Subtopologies()); n != 2 {
 		t.Fatalf("%d subtopologies, want 2", n)
 	}
@@ -318,11 +327,7 @@ func TestPunctuatorsForwardThroughContextOf(t *testing.T) {
 	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
 	topology.AddProcessor(b, "tick", func() processor.Processor[string, string, string, int64] { return ticker{} }, "in")
 	topology.AddSink(b, "out", "ticks", serde.String(), serde.Int64(), []string{"tick"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo, eddytest.WallClock(time.Unix(100, 0)))
+	d := newDriver(t, buildTopology(t, b), eddytest.WallClock(time.Unix(100, 0)))
 	if err := d.AdvanceWallClock(time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package eddytest_test
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -61,24 +60,7 @@ func cachedCountTopology(t *testing.T) *topology.Topology {
 	topology.AddSource(b, "again", serde.String(), serde.Int64(), []string{"output"})
 	topology.AddProcessor(b, "cache-again", holdLatest, "again")
 	topology.AddSink(b, "out-again", "output-again", serde.String(), serde.Int64(), []string{"cache-again"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
-}
-
-func readCounts(t *testing.T, d *eddytest.Driver, topic string) []string {
-	t.Helper()
-	records, err := eddytest.OutputTopic(d, topic, serde.String(), serde.Int64()).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range records {
-		out = append(out, fmt.Sprintf("%s=%d", r.Key, r.Value))
-	}
-	return out
+	return buildTopology(t, b)
 }
 
 func TestCommitsFlushAfterEveryRecordByDefault(t *testing.T) {
@@ -168,11 +150,7 @@ func TestCommitStopsAProcessorThatAlwaysFlushesSomething(t *testing.T) {
 	topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"loop"})
 	topology.AddProcessor(b, "chatty", func() processor.Processor[string, int64, string, int64] { return &chatty{} }, "in")
 	topology.AddSink(b, "out", "loop", serde.String(), serde.Int64(), []string{"chatty"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo, eddytest.ManualCommit())
+	d := newDriver(t, buildTopology(t, b), eddytest.ManualCommit())
 	if err := d.Commit(); err == nil {
 		t.Error("Commit of a topology that flushes into itself forever returned no error")
 	}
@@ -185,12 +163,8 @@ func TestFlushErrorsAreProcessingErrors(t *testing.T) {
 	topology.AddProcessor(b, "failing", func() processor.Processor[string, string, string, string] {
 		return &failingFlush{err: boom}
 	}, "in")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo)
-	err = eddytest.InputTopic(d, "input", serde.String(), serde.String()).Pipe("k", "v", time.UnixMilli(0))
+	d := newDriver(t, buildTopology(t, b))
+	err := eddytest.InputTopic(d, "input", serde.String(), serde.String()).Pipe("k", "v", time.UnixMilli(0))
 	var perr *eddytest.ProcessingError
 	if !errors.As(err, &perr) || !errors.Is(err, boom) || perr.Node != "failing" || !perr.Flushing {
 		t.Errorf("Pipe returned %v, want a flushing ProcessingError of node failing wrapping boom", err)
@@ -236,11 +210,7 @@ func TestGlobalStoresTakeTheirTopicsRecordsAtOnce(t *testing.T) {
 	// The topology also writes the prices topic: the store takes those records too.
 	topology.AddSource(b, "price-updates", serde.String(), serde.Int64(), []string{"price-updates"})
 	topology.AddSink(b, "to-prices", "prices", serde.String(), serde.Int64(), []string{"price-updates"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, topo)
+	d := newDriver(t, buildTopology(t, b))
 	pricesIn := eddytest.InputTopic(d, "prices", serde.String(), serde.Int64())
 	orders := eddytest.InputTopic(d, "orders", serde.String(), serde.Int64())
 	updates := eddytest.InputTopic(d, "price-updates", serde.String(), serde.Int64())

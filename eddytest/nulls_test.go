@@ -17,16 +17,7 @@ func passThrough(t *testing.T) *eddytest.Driver {
 	t.Helper()
 	b := topology.NewBuilder()
 	topology.To(topology.StreamFrom(b, "in", serde.String(), serde.Int64()), "out", serde.String(), serde.Int64())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return newDriver(t, buildTopology(t, b))
 }
 
 func TestNullKeysAndValuesRoundTrip(t *testing.T) {

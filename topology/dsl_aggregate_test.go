@@ -1,97 +1,14 @@
 package topology_test
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
-	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
-
-// tableChanges records the Change records a table's node forwards, through a Processor
-// API node added under it.
-type tableChanges[K, V any] struct {
-	got []processor.Record[K, topology.Change[V]]
-}
-
-func watchChanges[K, V any](b *topology.Builder, t topology.Table[K, V], name string) *tableChanges[K, V] {
-	c := &tableChanges[K, V]{}
-	topology.AddProcessor(b, name, func() processor.Processor[K, topology.Change[V], K, topology.Change[V]] {
-		return processor.ProcessFunc[K, topology.Change[V], K, topology.Change[V]](
-			func(_ processor.Context[K, topology.Change[V]], r processor.Record[K, topology.Change[V]]) error {
-				c.got = append(c.got, r)
-				return nil
-			})
-	}, t.Node())
-	return c
-}
-
-// take returns the changes recorded since the last take.
-func (c *tableChanges[K, V]) take() []processor.Record[K, topology.Change[V]] {
-	got := c.got
-	c.got = nil
-	return got
-}
-
-// wantChange is an expected change of a table: its key, new and old values (nil: none) and
-// timestamp in milliseconds.
-type wantChange[K, V any] struct {
-	key      K
-	new, old *V
-	ts       int64
-}
-
-func just[V any](v V) *V { return &v }
-
-// checkTableChanges compares the changes a table forwarded with those expected.
-func checkTableChanges[K, V comparable](t *testing.T, got []processor.Record[K, topology.Change[V]], want []wantChange[K, V]) {
-	t.Helper()
-	show := func(key K, newV, oldV *V, ts int64) string {
-		s := func(v *V) string {
-			if v == nil {
-				return "-"
-			}
-			return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(*v), "\n", " "))
-		}
-		return fmt.Sprint(key) + ": new " + s(newV) + ", old " + s(oldV) + " @" + fmt.Sprint(ts)
-	}
-	var gotS, wantS []string
-	for _, r := range got {
-		var n, o *V
-		if r.Value.HasNew {
-			n = just(r.Value.New)
-		}
-		if r.Value.HasOld {
-			o = just(r.Value.Old)
-		}
-		gotS = append(gotS, show(r.Key, n, o, r.Timestamp.UnixMilli()))
-	}
-	for _, u := range want {
-		wantS = append(wantS, show(u.key, u.new, u.old, u.ts))
-	}
-	if !slices.Equal(gotS, wantS) {
-		t.Errorf("changes:\n got  %q\n want %q", gotS, wantS)
-	}
-}
-
-func tableDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 // The stream aggregations follow Kafka Streams' KStreamAggregate and KStreamReduce:
 // records with a null key or value are dropped, each update forwards a Change with the
@@ -142,7 +59,7 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 			s := topology.StreamFrom(b, "in", serde.String(), serde.Int64())
 			table := tt.agg(topology.GroupByKey(s, ""))
 			changes := watchChanges(b, table, "watch")
-			d := tableDriver(t, b)
+			d := startDriver(t, b)
 			pipe := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 
 			type state struct {
@@ -152,9 +69,7 @@ func TestStreamAggregationsFoldWithTheLargestTimestamp(t *testing.T) {
 			aggs := map[string]state{}
 			var want []wantChange[string, int64]
 			for _, r := range input {
-				if err := pipe.Pipe(r.key, r.value, time.UnixMilli(r.ts)); err != nil {
-					t.Fatal(err)
-				}
+				mustPipe(t, pipe, r.key, r.value, r.ts)
 				old, ok := aggs[r.key]
 				next := state{agg: tt.first(r.value), ts: r.ts}
 				u := wantChange[string, int64]{key: r.key}
@@ -177,7 +92,7 @@ func TestStreamAggregationsDropNullKeysAndValues(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.StreamFrom(b, "in", serde.String(), serde.String())
 	changes := watchChanges(b, topology.Count(topology.GroupByKey(s, ""), "counts"), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	for _, r := range []eddytest.TestRecord[string, string]{
 		{Value: "v", KeyNull: true, Timestamp: time.UnixMilli(1)},
@@ -217,21 +132,14 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	inits := 0
 	table := topology.AggregateCogrouped(c, "user-cogroupStats", func() cogroupStats { inits++; return cogroupStats{} }, serde.JSON[cogroupStats]())
 	changes := watchChanges(b, table, "watch")
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	if n := len(topo.Subtopologies()); n != 1 {
 		t.Errorf("%d subtopologies, want 1: the inputs share the store\n%s", n, topo.Describe())
 	}
 	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "user-cogroupStats" {
 		t.Errorf("stores %v, want the one store user-cogroupStats", stores)
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	clickIn := eddytest.InputTopic(d, "clicks", serde.String(), serde.String())
 	buyIn := eddytest.InputTopic(d, "purchases", serde.String(), serde.Int64())
 	steps := []func() error{
@@ -277,14 +185,8 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	})
 	table := topology.AggregateCogrouped(c, "page-cogroupStats", func() cogroupStats { return cogroupStats{} }, serde.JSON[cogroupStats]())
 	topology.To(topology.ToStream(table), "page-cogroupStats", serde.String(), serde.JSON[cogroupStats]())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
+	topo := buildTopology(t, b)
+	names := internalTopicNames(topo)
 	if want := []string{"buys-by-page-repartition", "clicks-by-page-repartition"}; !slices.Equal(names, want) {
 		t.Errorf("internal topics %v, want %v", names, want)
 	}
@@ -295,11 +197,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	if got := sub.SourceTopics(); !slices.Contains(got, "buys-by-page-repartition") {
 		t.Errorf("the subtopology of the store reads %v, want both repartition topics", got)
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	if err := eddytest.InputTopic(d, "clicks", serde.String(), serde.String()).Pipe("ann", "/checkout", time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -317,11 +215,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 
 func TestCogroupProblems(t *testing.T) {
 	fold := func(_ string, _ string, n int64) int64 { return n + 1 }
-	tests := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	tests := []buildProblem{
 		{
 			name: "a grouped stream cogrouped twice is refused",
 			build: func(b *topology.Builder) {
@@ -329,7 +223,7 @@ func TestCogroupProblems(t *testing.T) {
 				c := topology.CogroupWith(topology.Cogroup(g, fold), g, fold)
 				topology.AggregateCogrouped(c, "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "cogrouped twice",
+			problem: "cogrouped twice",
 		},
 		{
 			name: "a grouped stream of another builder is refused",
@@ -338,7 +232,7 @@ func TestCogroupProblems(t *testing.T) {
 				other := topology.GroupByKey(topology.StreamFrom(topology.NewBuilder(), "in2", serde.String(), serde.String()), "")
 				topology.AggregateCogrouped(topology.CogroupWith(topology.Cogroup(g, fold), other, fold), "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "another Builder",
+			problem: "another Builder",
 		},
 		{
 			name: "a nil aggregator is refused",
@@ -346,17 +240,8 @@ func TestCogroupProblems(t *testing.T) {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "")
 				topology.AggregateCogrouped(topology.Cogroup[string, string, int64](g, nil), "agg", func() int64 { return 0 }, serde.Int64())
 			},
-			want: "aggregator",
+			problem: "aggregator",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := topology.NewBuilder()
-			tt.build(b)
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build() = %v, want a problem containing %q", err, tt.want)
-			}
-		})
-	}
+	expectBuildProblems(t, tests)
 }

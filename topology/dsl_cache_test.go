@@ -11,21 +11,6 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// cachedDriver starts a driver that commits only when the test says so.
-func cachedDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo, eddytest.ManualCommit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 func commit(t *testing.T, d *eddytest.Driver) {
 	t.Helper()
 	if err := d.Commit(); err != nil {
@@ -106,13 +91,11 @@ func TestRecordCacheForwardsOneUpdatePerKeyAtACommit(t *testing.T) {
 		t.Run(tt.name+" forwards three updates of a key once, with the old value of the last commit", func(t *testing.T) {
 			b := topology.NewBuilder()
 			changes := watchChanges(b, tt.build(b), "watch")
-			d := cachedDriver(t, b)
+			d := startDriver(t, b, eddytest.ManualCommit())
 			in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
 			pipe := func(ms int64) {
 				t.Helper()
-				if err := in.Pipe("a", 1, time.UnixMilli(ms)); err != nil {
-					t.Fatal(err)
-				}
+				mustPipe(t, in, "a", 1, ms)
 			}
 			pipe(1)
 			commit(t, d)
@@ -134,14 +117,10 @@ func TestRecordCacheForwardsNothingForAKeyPutThenDeleted(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	changes := watchChanges(b, table, "watch")
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
-	if err := in.Pipe("a", 1, time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Pipe("b", 1, time.UnixMilli(2)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "a", 1, 1)
+	mustPipe(t, in, "b", 1, 2)
 	if err := in.PipeNullValue("a", time.UnixMilli(3)); err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +138,12 @@ func TestRecordCacheEvictsTheLeastRecentlyUpdatedKeyWhenFullThroughTheDriver(t *
 	b := topology.NewBuilder(topology.RecordCacheMaxBytes(25_000))
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.String())
 	changes := watchChanges(b, table, "watch")
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	value := func(c byte) string { return strings.Repeat(string(c), 10_000) }
 	pipe := func(key string, c byte, ms int64) {
 		t.Helper()
-		if err := in.Pipe(key, value(c), time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, key, value(c), ms)
 	}
 	pipe("a", 'x', 1)
 	pipe("b", 'x', 2)
@@ -186,12 +163,10 @@ func TestWithoutRecordCacheEveryUpdateIsForwardedAtOnce(t *testing.T) {
 	b := topology.NewBuilder(topology.WithoutRecordCache())
 	counts := topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), ""), "counts")
 	changes := watchChanges(b, counts, "watch")
-	d := cachedDriver(t, b)
+	d := startDriver(t, b, eddytest.ManualCommit())
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
 	for ms := int64(1); ms <= 3; ms++ {
-		if err := in.Pipe("a", "x", time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, "a", "x", ms)
 	}
 	checkTableChanges(t, changes.take(), []wantChange[string, int64]{
 		{key: "a", new: just[int64](1), ts: 1},

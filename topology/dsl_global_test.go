@@ -6,57 +6,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// dslOutput reads what a topology wrote to a topic as "key=value" strings, with <null>
-// for a null key and <tombstone> for a null value, which a typed reader cannot show.
-type dslOutput struct {
-	d     *eddytest.Driver
-	topic string
-	read  int
-}
-
-func (o *dslOutput) next() []string {
-	written := o.d.Written(o.topic)
-	var out []string
-	for _, r := range written[o.read:] {
-		k, v := string(r.Key), string(r.Value)
-		if r.Key == nil {
-			k = "<null>"
-		}
-		if r.Value == nil {
-			v = "<tombstone>"
-		}
-		out = append(out, k+"="+v)
-	}
-	o.read = len(written)
-	return out
-}
-
 // gjRun drives the stream-global join topology of globalJoinTopology.
-type gjRun struct {
-	t   *testing.T
-	d   *eddytest.Driver
-	out *dslOutput
-	ts  int64
-}
+type gjRun struct{ *rawRun }
 
-func (r *gjRun) pipe(topic string, key, value []byte) {
-	r.t.Helper()
-	r.ts += 1000
-	if err := r.d.PipeRaw(topic, eddytest.Record{Key: key, Value: value, Timestamp: time.UnixMilli(r.ts)}); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *gjRun) product(id, name string) { r.t.Helper(); r.pipe("products", []byte(id), []byte(name)) }
-func (r *gjRun) deleteProduct(id string) { r.t.Helper(); r.pipe("products", []byte(id), nil) }
-func (r *gjRun) order(key, value string) { r.t.Helper(); r.pipe("orders", []byte(key), []byte(value)) }
+func (r gjRun) product(id, name string) { r.t.Helper(); r.pipe("products", []byte(id), []byte(name)) }
+func (r gjRun) deleteProduct(id string) { r.t.Helper(); r.pipe("products", []byte(id), nil) }
+func (r gjRun) order(key, value string) { r.t.Helper(); r.pipe("orders", []byte(key), []byte(value)) }
 
 // globalJoinTopology joins orders ("<product>|<quantity>") with the global table of
 // products (product id -> name) on the product the order names.
@@ -72,25 +33,12 @@ func globalJoinTopology(t *testing.T, left bool) *topology.Topology {
 		join = topology.LeftJoinGlobal[string, string, string, string, string]
 	}
 	topology.To(join(orders, products, product, joiner), "enriched", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
 func newGJRun(t *testing.T, topo *topology.Topology) *gjRun {
 	t.Helper()
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &gjRun{t: t, d: d, out: &dslOutput{d: d, topic: "enriched"}}
+	return &gjRun{newRawRun(t, topo, "enriched")}
 }
 
 func TestGlobalTableKeepsTimestampedValuesAndDeletesOnTombstones(t *testing.T) {
@@ -116,27 +64,14 @@ func TestGlobalTableKeepsTimestampedValuesAndDeletesOnTombstones(t *testing.T) {
 	r.pipe("products", nil, []byte("keyless")) // skipped, as a GlobalKTable skips it
 	r.product("p1", "Green apple")             // at 5000
 
-	kv, err := r.d.KeyValueStore("products-store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := kv.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for it.Next() {
+	got := storeEntries(t, r.d, "products-store", func(k, v []byte) string {
 		// Kafka Streams' ValueAndTimestamp layout: 8-byte big-endian milliseconds, then
 		// the value's bytes.
-		v := it.Value()
 		if len(v) < 8 {
-			t.Fatalf("value %q of %q has no timestamp", v, it.Key())
+			t.Fatalf("value %q of %q has no timestamp", v, k)
 		}
-		got = append(got, fmt.Sprintf("%s=%s@%d", it.Key(), v[8:], binary.BigEndian.Uint64(v)))
-	}
-	if err := it.Close(); err != nil {
-		t.Fatal(err)
-	}
+		return fmt.Sprintf("%s=%s@%d", k, v[8:], binary.BigEndian.Uint64(v))
+	})
 	if want := []string{"p1=Green apple@5000"}; !slices.Equal(got, want) {
 		t.Errorf("global store holds %v, want %v", got, want)
 	}
@@ -147,16 +82,8 @@ func TestGlobalTableFailsOnUndecodableRecords(t *testing.T) {
 	rates := topology.GlobalTableFrom(b, "rates", "rates-store", serde.String(), serde.Int64())
 	prices := topology.StreamFrom(b, "prices", serde.String(), serde.Int64())
 	topology.JoinGlobal(prices, rates, func(currency string, _ int64) string { return currency }, func(p, r int64) int64 { return p * r })
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	err = d.PipeRaw("rates", eddytest.Record{Key: []byte("eur"), Value: []byte("not 8 bytes")})
+	d := startDriver(t, b)
+	err := d.PipeRaw("rates", eddytest.Record{Key: []byte("eur"), Value: []byte("not 8 bytes")})
 	if err == nil || !strings.Contains(err.Error(), "rates-store") {
 		t.Fatalf("PipeRaw = %v, want an error naming the global table", err)
 	}
@@ -235,9 +162,7 @@ func TestStreamGlobalJoin(t *testing.T) {
 			t.Run(kind+"/"+c.name, func(t *testing.T) {
 				r := newGJRun(t, globalJoinTopology(t, left))
 				c.steps(r)
-				if got := r.out.next(); !slices.Equal(got, want) {
-					t.Errorf("output %q, want %q", got, want)
-				}
+				r.expect(want...)
 			})
 		}
 	}
@@ -267,20 +192,6 @@ func TestStreamGlobalJoinResultsKeepTheStreamRecordsTimestamp(t *testing.T) {
 	}
 }
 
-// ptrString is a serde of *string for keys that may be nil (never serialized: a nil key
-// selected is Kafka Streams' null).
-func ptrString() serde.Serde[*string] {
-	return serde.Func(
-		func(_ string, p *string) ([]byte, error) {
-			if p == nil {
-				return nil, fmt.Errorf("ptrString: serializing nil")
-			}
-			return []byte(*p), nil
-		},
-		func(_ string, b []byte) (*string, error) { s := string(b); return &s, nil },
-	)
-}
-
 func TestStreamGlobalJoinWithANilSelectedKey(t *testing.T) {
 	// KIP-962: a left join no longer drops a record whose KeyValueMapper returns null; it
 	// joins with a null right value. An inner join still drops it.
@@ -307,11 +218,7 @@ func TestStreamGlobalJoinWithANilSelectedKey(t *testing.T) {
 			join = topology.LeftJoinGlobal[string, string, *string, string, string]
 		}
 		topology.To(join(orders, products, product, joiner), "enriched", serde.String(), serde.String())
-		topo, err := b.Build()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := newGJRun(t, topo)
+		r := newGJRun(t, buildTopology(t, b))
 		r.product("p1", "Apple")
 		r.order("o1", "p1|1")
 		r.order("o2", "|1")
@@ -373,16 +280,11 @@ func TestStreamGlobalJoinWiring(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder(topology.RequireExplicitNames())
 			c.build(b)
-			topo, err := b.Build()
 			if c.problem != "" {
-				if err == nil || !strings.Contains(err.Error(), c.problem) {
-					t.Fatalf("Build() = %v, want a problem containing %q", err, c.problem)
-				}
+				expectBuildProblem(t, b, c.problem)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo := buildTopology(t, b)
 			if len(topo.InternalTopics()) != 0 {
 				t.Errorf("internal topics %v, want none", topo.InternalTopics())
 			}

@@ -50,94 +50,50 @@ func fkTopology(t *testing.T, left bool) *topology.Topology {
 	}
 	joined := join(orders, customers, fkName, customerOf, orderJoiner, serde.String())
 	topology.To(topology.ToStream(joined), "joined", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
-// fkRun drives a foreign-key join topology.
-type fkRun struct {
-	t   *testing.T
-	d   *eddytest.Driver
-	out *dslOutput
-	ts  int64
-}
+// fkRun drives a foreign-key join topology, whose output topic is "joined".
+type fkRun struct{ *rawRun }
 
 func newFKRun(t *testing.T, topo *topology.Topology) *fkRun {
 	t.Helper()
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &fkRun{t: t, d: d, out: &dslOutput{d: d, topic: "joined"}}
+	return &fkRun{newRawRun(t, topo, "joined")}
 }
 
-func (r *fkRun) pipe(topic, key string, value []byte) {
-	r.t.Helper()
-	r.ts += 1000
-	if err := r.d.PipeRaw(topic, eddytest.Record{Key: []byte(key), Value: value, Timestamp: time.UnixMilli(r.ts)}); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-func (r *fkRun) order(id, value string)   { r.t.Helper(); r.pipe("orders", id, []byte(value)) }
-func (r *fkRun) deleteOrder(id string)    { r.t.Helper(); r.pipe("orders", id, nil) }
-func (r *fkRun) customer(id, name string) { r.t.Helper(); r.pipe("customers", id, []byte(name)) }
-func (r *fkRun) deleteCustomer(id string) { r.t.Helper(); r.pipe("customers", id, nil) }
-func (r *fkRun) expect(want ...string)    { r.t.Helper(); r.expectList(want) }
-func (r *fkRun) expectList(want []string) {
-	r.t.Helper()
-	if got := r.out.next(); !slices.Equal(got, want) {
-		r.t.Errorf("output %q, want %q", got, want)
-	}
-}
+func (r fkRun) order(id, value string)   { r.t.Helper(); r.pipe("orders", []byte(id), []byte(value)) }
+func (r fkRun) deleteOrder(id string)    { r.t.Helper(); r.pipe("orders", []byte(id), nil) }
+func (r fkRun) customer(id, name string) { r.t.Helper(); r.pipe("customers", []byte(id), []byte(name)) }
+func (r fkRun) deleteCustomer(id string) { r.t.Helper(); r.pipe("customers", []byte(id), nil) }
 
 // subscriptions returns the subscription store's keys as "<foreign key>/<primary key>".
 // The store key is the foreign key's length (4 bytes, big-endian), the foreign key, then
 // the primary key (Kafka Streams' CombinedKeySchema).
-func (r *fkRun) subscriptions() []string {
+func (r fkRun) subscriptions() []string {
 	r.t.Helper()
-	kv, err := r.d.KeyValueStore(fkName + "-subscription-store")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	it, err := kv.All()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer it.Close()
-	var out []string
-	for it.Next() {
-		k := it.Key()
+	return storeEntries(r.t, r.d, fkName+"-subscription-store", func(k, _ []byte) string {
 		n := int(binary.BigEndian.Uint32(k))
-		out = append(out, string(k[4:4+n])+"/"+string(k[4+n:]))
-	}
-	if err := it.Err(); err != nil {
-		r.t.Fatal(err)
-	}
-	return out
+		return string(k[4:4+n]) + "/" + string(k[4+n:])
+	})
 }
 
-func (r *fkRun) expectSubscriptions(want ...string) {
+func (r fkRun) expectSubscriptions(want ...string) {
 	r.t.Helper()
 	if got := r.subscriptions(); !slices.Equal(got, want) {
 		r.t.Errorf("subscriptions %q, want %q", got, want)
 	}
 }
 
+// fkCase is a scenario of a foreign-key join, inner or left: steps feed the run and
+// check its output as they go.
+type fkCase struct {
+	name  string
+	left  bool
+	steps func(r *fkRun)
+}
+
 func TestForeignKeyJoin(t *testing.T) {
-	cases := []struct {
-		name  string
-		left  bool
-		steps func(r *fkRun)
-	}{
+	cases := []fkCase{
 		{
 			name: "a left row that comes before its right row joins when the right row comes",
 			steps: func(r *fkRun) {
@@ -315,22 +271,14 @@ func fkNullableTopology(t *testing.T, left bool) *topology.Topology {
 	}
 	joined := join(orders, customers, fkName, customer, orderJoiner, serde.String())
 	topology.To(topology.ToStream(joined), "joined", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return topo
+	return buildTopology(t, b)
 }
 
 func TestForeignKeyJoinWithANilForeignKey(t *testing.T) {
 	// Kafka Streams: a null foreign key subscribes to nothing. The inner join skips the
 	// row (deleting a result its previous foreign key gave); the left join gives it a
 	// result with a null right value (KIP-962).
-	cases := []struct {
-		name  string
-		left  bool
-		steps func(r *fkRun)
-	}{
+	cases := []fkCase{
 		{
 			name: "an inner join gives a left row without a foreign key no result",
 			steps: func(r *fkRun) {
@@ -454,7 +402,7 @@ func TestForeignKeyJoinResultTimestamps(t *testing.T) {
 	r := newFKRun(t, fkTopology(t, false))
 	r.customer("c1", "Ann") // at 1000
 	r.order("o1", "c1|apple")
-	r.pipe("customers", "c2", []byte("Bob")) // at 3000
+	r.pipe("customers", []byte("c2"), []byte("Bob")) // at 3000
 	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
 	// A left row older than its right row: pipe it with an earlier timestamp.
 	if err := r.d.PipeRaw("orders", eddytest.Record{Key: []byte("o2"), Value: []byte("c2|pear"), Timestamp: at(500)}); err != nil {
@@ -551,11 +499,7 @@ func TestForeignKeyJoinKeepsItsResultAndSubscriptionsInStores(t *testing.T) {
 }
 
 func TestForeignKeyJoinProblems(t *testing.T) {
-	cases := []struct {
-		name    string
-		build   func(b *topology.Builder)
-		problem string
-	}{
+	cases := []buildProblem{
 		{
 			name: "a generated name is refused under RequireExplicitNames",
 			build: func(b *topology.Builder) {
@@ -593,14 +537,5 @@ func TestForeignKeyJoinProblems(t *testing.T) {
 			problem: "foreign-key extractor and joiner must not be nil",
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			c.build(b)
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.problem) {
-				t.Fatalf("Build() = %v, want a problem containing %q", err, c.problem)
-			}
-		})
-	}
+	expectBuildProblems(t, cases, topology.RequireExplicitNames())
 }

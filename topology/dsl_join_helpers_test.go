@@ -53,6 +53,18 @@ func pipeJoin(t *testing.T, d *eddytest.Driver, topic string, key *string, value
 
 func keyOf[T any](v T) *T { return &v }
 
+// pipeJoinInput pipes a semantics table's record, keyed "k", at at to the topic "left" or
+// "right", the side it is on, and returns it as "<topic>=<value>".
+func pipeJoinInput(t *testing.T, d *eddytest.Driver, in joinInput, at time.Time) string {
+	t.Helper()
+	topic, value := "left", in.left
+	if value == "" {
+		topic, value = "right", in.right
+	}
+	pipeJoin(t, d, topic, keyOf("k"), value, at)
+	return topic + "=" + value
+}
+
 // joinOut is a record written to an output topic, as strings; a null value is "null"
 // and a null key has nullKey set.
 type joinOut struct {
@@ -78,16 +90,14 @@ type joinReader struct {
 }
 
 func (r *joinReader) read() []joinOut {
-	all := r.d.Written(r.topic)
 	var out []joinOut
-	for _, w := range all[r.seen:] {
+	for _, w := range unread(r.d, r.topic, &r.seen) {
 		o := joinOut{key: string(w.Key), nullKey: w.Key == nil, value: string(w.Value), ts: w.Timestamp.UnixMilli()}
 		if w.Value == nil {
 			o.value = "null"
 		}
 		out = append(out, o)
 	}
-	r.seen = len(all)
 	return out
 }
 
@@ -98,24 +108,6 @@ func joinValues(records []joinOut) []string {
 		out = append(out, r.value)
 	}
 	return out
-}
-
-func buildJoin(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
 }
 
 // joinInternalTopic returns the records written to an internal topic, whether or not the

@@ -58,20 +58,16 @@ func TestStreamStreamJoinFollowsTheDocumentedSemantics(t *testing.T) {
 		{at: time.Unix(80, 0), in: joinInput{right: "f"}, want: outputs{left: []string{"[F, null]"}, outer: []string{"[F, null]"}}},
 		{at: time.Unix(100, 0), in: joinInput{left: "G"}, want: outputs{outer: []string{"[null, f]"}}},
 	}
-	d := buildJoin(t, buildStreamJoins(t, topology.JoinWindowsOf(10*time.Second, 5*time.Second)))
+	d := startDriver(t, buildStreamJoins(t, topology.JoinWindowsOf(10*time.Second, 5*time.Second)))
 	outs := map[string]*joinReader{}
 	for _, variant := range []string{"inner", "left", "outer"} {
 		outs[variant] = &joinReader{d: d, topic: variant + "-out"}
 	}
 	for _, row := range rows {
-		topic, value := "left", row.in.left
-		if value == "" {
-			topic, value = "right", row.in.right
-		}
-		pipeJoin(t, d, topic, keyOf("k"), value, row.at)
+		piped := pipeJoinInput(t, d, row.in, row.at)
 		for variant, want := range map[string][]string{"inner": row.want.inner, "left": row.want.left, "outer": row.want.outer} {
 			if got := joinValues(outs[variant].read()); !slices.Equal(got, want) {
-				t.Errorf("%s join, %s=%s at %v: got %v, want %v", variant, topic, value, row.at.UnixMilli(), got, want)
+				t.Errorf("%s join, %s at %v: got %v, want %v", variant, piped, row.at.UnixMilli(), got, want)
 			}
 		}
 	}
@@ -98,7 +94,7 @@ func TestStreamJoinWindowBoundsAreInclusive(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := buildJoin(t, buildStreamJoins(t, windows))
+			d := startDriver(t, buildStreamJoins(t, windows))
 			if c.rightFirst {
 				pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(c.rightAt))
 				pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1000))
@@ -182,7 +178,7 @@ func TestStreamJoinEmitsUnjoinedRecordsOnceTheirWindowCloses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := buildJoin(t, buildStreamJoins(t, windows))
+			d := startDriver(t, buildStreamJoins(t, windows))
 			left, outer := &joinReader{d: d, topic: "left-out"}, &joinReader{d: d, topic: "outer-out"}
 			for i, st := range c.steps {
 				pipeJoin(t, d, st.topic, keyOf(st.key), st.value, time.UnixMilli(st.at))
@@ -225,7 +221,7 @@ func TestStreamJoinNulls(t *testing.T) {
 			inner := observeJoin(b, topology.StreamJoin(l, r, "inner", windows, func(_, v, o string) string { return joinArgs(v, true, o, true) }))
 			left := observeJoin(b, topology.StreamLeftJoin(l, r, "left", windows, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }))
 			outer := observeJoin(b, topology.StreamOuterJoin(l, r, "outer", windows, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }))
-			d := buildJoin(t, b)
+			d := startDriver(t, b)
 			// The other joinInput holds a record of the key, which a null value must not join.
 			other := map[string]string{"left": "right", "right": "left"}[c.topic]
 			pipeJoin(t, d, other, keyOf("k"), "Z", time.UnixMilli(100))
@@ -268,24 +264,17 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 			l := topology.SelectKey(topology.StreamFrom(b, "left", serde.String(), serde.String()), func(_, v string) string { return v })
 			r := topology.SelectKey(topology.StreamFrom(b, "right", serde.String(), serde.String()), func(_, v string) string { return v })
 			topology.To(c.join(l, r), "out", serde.String(), serde.String())
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo := buildTopology(t, b)
 			desc := topo.Describe()
 			for _, s := range c.stores {
 				if !strings.Contains(desc, s) {
 					t.Errorf("no store %s in\n%s", s, desc)
 				}
 			}
-			var topics []string
-			for _, it := range topo.InternalTopics() {
-				topics = append(topics, it.Name)
-			}
-			if !slices.Equal(topics, []string{"j-left-repartition", "j-right-repartition"}) {
+			if topics := internalTopicNames(topo); !slices.Equal(topics, []string{"j-left-repartition", "j-right-repartition"}) {
 				t.Errorf("internal topics %v, want j-left-repartition and j-right-repartition", topics)
 			}
-			d := buildJoin(t, b)
+			d := startDriver(t, b)
 			pipeJoin(t, d, "left", keyOf("x"), "k", time.UnixMilli(1))
 			pipeJoin(t, d, "right", keyOf("y"), "k", time.UnixMilli(2))
 			got := (&joinReader{d: d, topic: "out"}).read()
@@ -301,11 +290,7 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 }
 
 func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	cases := []buildProblem{
 		{"inverted windows", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
@@ -333,22 +318,13 @@ func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
 			topology.StreamJoin(l, r, "", topology.JoinWindowsOf(time.Second, 0), func(_, v, _ string) string { return v })
 		}, "generated name"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			c.build(b)
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Build() = %v, want a problem saying %q", err, c.want)
-			}
-		})
-	}
+	expectBuildProblems(t, cases, topology.RequireExplicitNames())
 }
 
 // The join stores retain duplicates (Kafka Streams' retainDuplicates): records of one
 // key and timestamp are each joined, in the order they arrived.
 func TestStreamJoinJoinsEveryDuplicate(t *testing.T) {
-	d := buildJoin(t, buildStreamJoins(t, topology.JoinWindowsOf(time.Second, 0)))
+	d := startDriver(t, buildStreamJoins(t, topology.JoinWindowsOf(time.Second, 0)))
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(100))
 	pipeJoin(t, d, "left", keyOf("k"), "B", time.UnixMilli(100))
 	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(100))

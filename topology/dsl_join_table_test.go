@@ -34,6 +34,27 @@ var joinSemanticsInputs = []joinInput{
 	{ts: 15, left: "D"},
 }
 
+// checkJoinSemantics pipes joinSemanticsInputs to d row by row and checks that each row
+// makes the join write the values want(row.ts) to topic, with the key "k" and the row's
+// timestamp.
+func checkJoinSemantics(t *testing.T, d *eddytest.Driver, topic string, want func(ts int64) []string) {
+	t.Helper()
+	out := &joinReader{d: d, topic: topic}
+	for _, row := range joinSemanticsInputs {
+		piped := pipeJoinInput(t, d, row, time.UnixMilli(row.ts))
+		exp := want(row.ts)
+		got := out.read()
+		if !slices.Equal(joinValues(got), exp) {
+			t.Errorf("ts %d (%s): got %v, want %v", row.ts, piped, got, exp)
+		}
+		for _, r := range got {
+			if r.ts != row.ts || r.key != "k" {
+				t.Errorf("ts %d: result %v, want key k and timestamp %d", row.ts, r, row.ts)
+			}
+		}
+	}
+}
+
 // TestStreamTableJoinFollowsTheDocumentedSemantics reproduces the table "Semantics of
 // stream-table joins" of Kafka Streams' documentation (dsl-api.html, KStream-KTable
 // Join), row by row: only stream records trigger the join, null stream joinValues and table
@@ -57,28 +78,14 @@ func TestStreamTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				joined = topology.LeftJoin(s, tab, "j", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) })
 			}
 			topology.To(joined, "out", serde.String(), serde.String())
-			d := buildJoin(t, b)
-			out := &joinReader{d: d, topic: "out"}
-			for _, row := range joinSemanticsInputs {
-				topic, value := "left", row.left
-				if value == "" {
-					topic, value = "right", row.right
-				}
-				pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
-				exp := want[row.ts].inner
+			d := startDriver(t, b)
+			// The results have the stream record's key and timestamp.
+			checkJoinSemantics(t, d, "out", func(ts int64) []string {
 				if variant == "left" {
-					exp = want[row.ts].left
+					return want[ts].left
 				}
-				got := out.read()
-				if !slices.Equal(joinValues(got), exp) {
-					t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
-				}
-				for _, r := range got {
-					if r.ts != row.ts || r.key != "k" {
-						t.Errorf("ts %d: result %v, want the stream record's key and timestamp", row.ts, r)
-					}
-				}
-			}
+				return want[ts].inner
+			})
 		})
 	}
 }
@@ -125,26 +132,11 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 					joined = topology.TableOuterJoin(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }, serde.String())
 				}
 				topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-				d := buildJoin(t, b)
-				out := &joinReader{d: d, topic: "out"}
-				for _, row := range joinSemanticsInputs {
-					topic, value := "left", row.left
-					if value == "" {
-						topic, value = "right", row.right
-					}
-					pipeJoin(t, d, topic, keyOf("k"), value, time.UnixMilli(row.ts))
-					exp := map[string][]string{"inner": want[row.ts].inner, "left": want[row.ts].left, "outer": want[row.ts].outer}[variant]
-					got := out.read()
-					if !slices.Equal(joinValues(got), exp) {
-						t.Errorf("ts %d (%s=%s): got %v, want %v", row.ts, topic, value, got, exp)
-					}
-					for _, r := range got {
-						// In timestamp order, the later of both sides is the record's own.
-						if r.ts != row.ts || r.key != "k" {
-							t.Errorf("ts %d: result %v, want key k and timestamp %d", row.ts, r, row.ts)
-						}
-					}
-				}
+				d := startDriver(t, b)
+				// In timestamp order, the later of both sides is the record's own.
+				checkJoinSemantics(t, d, "out", func(ts int64) []string {
+					return map[string][]string{"inner": want[ts].inner, "left": want[ts].left, "outer": want[ts].outer}[variant]
+				})
 				if materialized {
 					checkJoinStore(t, d, "joined", map[string]string{
 						"inner": "[D, d]", "left": "[D, d]", "outer": "[D, d]",
@@ -179,10 +171,7 @@ func TestStreamTableJoinRunsInTheTablesSubtopology(t *testing.T) {
 	s := topology.StreamFrom(b, "orders", serde.String(), serde.String())
 	users := topology.TableFrom(b, "users", "users-store", serde.String(), serde.String())
 	topology.To(topology.Join(s, users, "", func(_, o, u string) string { return o + "/" + u }), "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	subs := topo.Subtopologies()
 	if len(subs) != 1 || !slices.Equal(subs[0].SourceTopics(), []string{"orders", "users"}) {
 		t.Fatalf("want one subtopology reading orders and users (copartitioned), got:\n%s", topo.Describe())
@@ -200,18 +189,11 @@ func TestStreamTableJoinRepartitionsARekeyedStream(t *testing.T) {
 	users := topology.TableFrom(b, "users", "users-store", serde.String(), serde.String())
 	joined := topology.Join(byUser, users, "orders-by-user", func(user, _, name string) string { return user + "=" + name })
 	topology.To(joined, "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
-	if !slices.Equal(names, []string{"orders-by-user-repartition"}) {
+	topo := buildTopology(t, b)
+	if names := internalTopicNames(topo); !slices.Equal(names, []string{"orders-by-user-repartition"}) {
 		t.Fatalf("internal topics %v, want [orders-by-user-repartition]", names)
 	}
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	pipeJoin(t, d, "users", keyOf("u1"), "Ann", time.UnixMilli(1))
 	pipeJoin(t, d, "orders", keyOf("o1"), "u1", time.UnixMilli(2))
 	pipeJoin(t, d, "orders", keyOf("o2"), "u2", time.UnixMilli(3))
@@ -247,7 +229,7 @@ func TestStreamTableJoinNulls(t *testing.T) {
 			tab := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 			inner := observeJoin(b, topology.Join(s, tab, "", func(_, v, tv string) string { return joinArgs(v, true, tv, true) }))
 			left := observeJoin(b, topology.LeftJoin(s, tab, "", func(_, v, tv string, found bool) string { return joinArgs(v, true, tv, found) }))
-			d := buildJoin(t, b)
+			d := startDriver(t, b)
 			pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(1))
 			pipeJoin(t, d, "left", c.key, c.value, time.UnixMilli(5))
 			if !slices.Equal(*inner, c.inner) {
@@ -271,11 +253,9 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 		return k + ":" + v + ":" + strings.Repeat("x", int(n))
 	})
 	topology.To(joined, "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
-	if err := right.Pipe("k", 3, time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, right, "k", 3, 1)
 	headers := []processor.Header{{Key: "trace", Value: []byte("42")}}
 	if err := d.PipeRaw("left", eddytest.Record{Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(2), Headers: headers}); err != nil {
 		t.Fatal(err)
@@ -304,16 +284,12 @@ func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.Int64())
 	joined := topology.TableJoin(l, r, "", func(_, v string, n int64) string { return v + strings.Repeat("!", int(n)) }, serde.String())
 	topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
 	out := &joinReader{d: d, topic: "out"}
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(10))
-	if err := right.Pipe("k", 1, time.UnixMilli(5)); err != nil {
-		t.Fatal(err)
-	}
-	if err := right.Pipe("k", 2, time.UnixMilli(7)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, right, "k", 1, 5)
+	mustPipe(t, right, "k", 2, 7)
 	pipeJoin(t, d, "left", keyOf("k"), "B", time.UnixMilli(20))
 	pipeJoin(t, d, "right", keyOf("k"), "null", time.UnixMilli(8))
 	want := []joinOut{
@@ -341,7 +317,7 @@ func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
 	}, nil)
 	events := topology.StreamFrom(b, "events", serde.String(), serde.String())
 	topology.To(topology.LeftJoin(events, people, "", func(_, e, p string, found bool) string { return joinArgs(e, true, p, found) }), "out", serde.String(), serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	out := &joinReader{d: d, topic: "out"}
 	steps := []struct {
 		topic, key, value string
@@ -370,7 +346,7 @@ func TestMaterializedTableJoinDeletesFromItsStore(t *testing.T) {
 	l := topology.TableFrom(b, "left", "left-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
 	topology.TableJoin(l, r, "joined", func(_, v, o string) string { return v + o }, serde.String())
-	d := buildJoin(t, b)
+	d := startDriver(t, b)
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1))
 	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(2))
 	checkJoinStore(t, d, "joined", "Aa")
@@ -418,10 +394,7 @@ func TestJoinProblemsAreReportedByBuild(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder(topology.RequireExplicitNames())
 			c.build(b, topology.NewBuilder())
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Build() = %v, want a problem saying %q", err, c.want)
-			}
+			expectBuildProblem(t, b, c.want)
 		})
 	}
 }

@@ -30,7 +30,7 @@ func countSessions(t *testing.T, windows topology.SessionWindows, configure func
 	}
 	keys := topology.SessionWindowedSerde(serde.String())
 	topology.To(topology.ToStream(topology.SessionCount(sessions, "sessions")), "out", keys, serde.Int64())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.Int64())
 }
 
@@ -108,7 +108,7 @@ func TestSessionAggregateMergesWithTheMerger(t *testing.T) {
 	topology.To(topology.ToStream(joined), "joined", keys, serde.String())
 	reduced := topology.SessionReduce(sessions, "reduced", func(agg, v string) string { return agg + v })
 	topology.To(topology.ToStream(reduced), "reduced", keys, serde.String())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	pipeWindowed(t, d, winPiped{"A", "a", 10}, winPiped{"A", "b", 20}, winPiped{"A", "c", 15})
 	// The record at 15 starts from init() = "", merges [10,10] then [20,20] (by end), then
 	// folds in "c".
@@ -135,8 +135,5 @@ func TestSessionWindowsWithAGapOfZeroAreABuildProblem(t *testing.T) {
 	b := topology.NewBuilder()
 	g := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "g")
 	topology.SessionCount(topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapWithNoGrace(0)), "c")
-	_, err := b.Build()
-	if err == nil || !strings.Contains(err.Error(), "inactivity gap 0s is not positive") {
-		t.Fatalf("Build() = %v, want a problem with the inactivity gap", err)
-	}
+	expectBuildProblem(t, b, "inactivity gap 0s is not positive")
 }

@@ -30,25 +30,6 @@ func nullKey(value string, ms int64) strRecord {
 	return strRecord{Value: value, KeyNull: true, Timestamp: time.UnixMilli(ms)}
 }
 
-// startDriver builds b and starts a driver on it.
-func startDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
-}
-
 // pipeAll pipes records into topic.
 func pipeAll(t *testing.T, d *eddytest.Driver, topic string, records []strRecord) {
 	t.Helper()
@@ -210,9 +191,7 @@ func TestForEachErrorFailsTheRecord(t *testing.T) {
 	}, topology.Named("side-effect"))
 	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
-	if err := in.Pipe("good", "v", time.UnixMilli(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "good", "v", 1)
 	err := in.Pipe("bad", "v", time.UnixMilli(2))
 	if err == nil || !strings.Contains(err.Error(), "side-effect") {
 		t.Fatalf("Pipe of the failing record = %v, want an error naming the node side-effect", err)
@@ -244,15 +223,6 @@ func TestOperatorsKeepTimestampAndHeaders(t *testing.T) {
 	pipeAll(t, d, "in", []strRecord{{Key: "k", Value: "v", Timestamp: time.UnixMilli(7), Headers: headers}})
 	want := []strRecord{{Key: "k12", Value: "v!", Timestamp: time.UnixMilli(7), Headers: headers}}
 	sameRecords(t, readAll(t, d, "out"), want)
-}
-
-// internalTopicNames returns the names of the topology's internal topics.
-func internalTopicNames(topo *topology.Topology) []string {
-	var names []string
-	for _, it := range topo.InternalTopics() {
-		names = append(names, it.Name)
-	}
-	return names
 }
 
 // Kafka Streams marks a stream for repartitioning after an operator that may change the
@@ -307,10 +277,7 @@ func TestKeyChangingOperatorsMakeGroupingRepartition(t *testing.T) {
 			s := c.op(topology.StreamFrom(b, "in", serde.String(), serde.String()))
 			counts := topology.Count(topology.GroupByKey(s, "grouped"), "counts")
 			topology.To(topology.ToStream(counts), "out", serde.String(), serde.Int64())
-			topo, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
+			topo := buildTopology(t, b)
 			names := internalTopicNames(topo)
 			if got := slices.Contains(names, "grouped-repartition"); got != c.repartition {
 				t.Errorf("repartition topic grouped-repartition: %t, want %t (internal topics %q)\n%s", got, c.repartition, names, topo.Describe())
@@ -323,10 +290,7 @@ func TestRepartitionWritesThroughItsTopic(t *testing.T) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
 	s := topology.SelectKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), func(_, v string) string { return v })
 	topology.To(topology.Repartition(s, "by-value", 4), "out", serde.String(), serde.String())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	its := topo.InternalTopics()
 	if len(its) != 1 || its[0].Name != "by-value-repartition" || its[0].Partitions != 4 || !slices.Equal(its[0].Upstream, []string{"in"}) {
 		t.Fatalf("InternalTopics() = %+v, want by-value-repartition with 4 partitions, upstream [in]", its)
@@ -334,11 +298,7 @@ func TestRepartitionWritesThroughItsTopic(t *testing.T) {
 	if got := len(topo.Subtopologies()); got != 2 {
 		t.Errorf("%d subtopologies, want 2: the repartition topic splits the topology", got)
 	}
-	d, err := eddytest.New(topo, eddytest.ApplicationID("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo, eddytest.ApplicationID("app"))
 	headers := []processor.Header{{Key: "h", Value: []byte("1")}}
 	pipeAll(t, d, "in", []strRecord{{Key: "k", Value: "v1", Timestamp: time.UnixMilli(1), Headers: headers}, nullKey("v2", 2)})
 	// selectKey gave both records a key; a null value keeps its null through the topic.
@@ -392,10 +352,7 @@ func TestRepartitionProblems(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder(topology.RequireExplicitNames())
 			c.build(b, topology.StreamFrom(b, "in", serde.String(), serde.String()))
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Build() = %v, want a problem containing %q", err, c.want)
-			}
+			expectBuildProblem(t, b, c.want)
 		})
 	}
 }
@@ -481,10 +438,7 @@ func TestSplitNamesBranchesLikeKafkaStreams(t *testing.T) {
 			t.Errorf("branch %q, want %q", s.Node(), want)
 		}
 	}
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	want := fmt.Sprintf("    Processor: %s (stores: [])\n      --> %s1, %snamed, %s3, %s0\n", prefix, prefix, prefix, prefix, prefix)
 	if !strings.Contains(topo.Describe(), want) {
 		t.Errorf("Describe() =\n%s\nwant it to contain\n%s", topo.Describe(), want)
@@ -522,10 +476,7 @@ func TestSplitProblems(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder()
 			c.build(topology.StreamFrom(b, "in", serde.String(), serde.String()))
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("Build() = %v, want a problem containing %q", err, c.want)
-			}
+			expectBuildProblem(t, b, c.want)
 		})
 	}
 }
@@ -546,16 +497,9 @@ func TestSplitBuiltBeforeABranchKeepsItsBranches(t *testing.T) {
 	b := topology.NewBuilder()
 	split := topology.Split(topology.StreamFrom(b, "in", serde.String(), serde.String()), topology.Named("s-"))
 	topology.To(split.Default("all"), "out", serde.String(), serde.String())
-	before, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := buildTopology(t, b)
 	topology.To(split.Branch("late", func(string, string) bool { return true }), "late", serde.String(), serde.String())
-	d, err := eddytest.New(before)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, before)
 	pipeAll(t, d, "in", []strRecord{rec("k", "v", 1)})
 	sameRecords(t, readAll(t, d, "out"), []strRecord{rec("k", "v", 1)})
 }
@@ -634,20 +578,13 @@ func TestProcessRunsAProcessorWithItsStores(t *testing.T) {
 	topology.To(numbered, "out", serde.Int64(), serde.String())
 	// A second processor sharing the store runs in the same subtopology.
 	topology.ForEach(topology.Process(in, pass[string, string](), []store.Definition{seen}, topology.Named("reader")), func(string, string) error { return nil })
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := buildTopology(t, b)
 	for _, line := range []string{"Processor: numberer (stores: [seen])", "Processor: reader (stores: [seen])"} {
 		if !strings.Contains(topo.Describe(), line) {
 			t.Errorf("Describe() =\n%s\nwant the line %q", topo.Describe(), line)
 		}
 	}
-	d, err := eddytest.New(topo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := newDriver(t, topo)
 	pipeAll(t, d, "in", []strRecord{rec("a", "x", 1), rec("b", "x", 2), rec("c", "y", 3)})
 	got, err := eddytest.OutputTopic(d, "out", serde.Int64(), serde.String()).ReadAll()
 	if err != nil {

@@ -38,7 +38,7 @@ func TestTableFromUpsertsAndTombstones(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	changes := watchChanges(b, table, "watch")
 	topology.To(topology.ToStream(table), "out", serde.String(), serde.Int64())
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 
 	pipeTable(t, d, "in", "a", just[int64](1), 10)
 	pipeTable(t, d, "in", "a", just[int64](2), 20)
@@ -101,7 +101,7 @@ func TestFilterTableForwardsDeletesOnlyForValuesThatPassed(t *testing.T) {
 				b := topology.NewBuilder()
 				filtered := op.filter(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()))
 				changes := watchChanges(b, filtered, "watch")
-				d := tableDriver(t, b)
+				d := startDriver(t, b)
 				if tt.old != nil {
 					pipeTable(t, d, "in", "k", tt.old, 1)
 				}
@@ -124,7 +124,7 @@ func TestMapTableValuesMapsNewAndOldValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	label := func(k string, n int64) string { return k + "=" + strings.Repeat("*", int(n)) }
 	changes := watchChanges(b, topology.MapTableValues(table, label), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	pipeTable(t, d, "in", "a", just[int64](1), 1)
 	pipeTable(t, d, "in", "a", just[int64](3), 2)
 	pipeTable(t, d, "in", "a", nil, 3)
@@ -142,7 +142,7 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	adults := topology.Materialize(topology.FilterTable(table, func(_ string, age int64) bool { return age >= 18 }), "adults")
 	changes := watchChanges(b, adults, "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	pipeTable(t, d, "in", "ann", just[int64](30), 1)
 	pipeTable(t, d, "in", "bob", just[int64](12), 2)
 	pipeTable(t, d, "in", "cid", just[int64](40), 3)
@@ -152,24 +152,10 @@ func TestMaterializedFilterStoresPassingValues(t *testing.T) {
 		{key: "cid", new: just[int64](40), ts: 3},
 		{key: "cid", old: just[int64](40), ts: 4},
 	})
-	raw, err := d.KeyValueStore("adults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := raw.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	var held []string
-	for it.Next() {
+	held := storeEntries(t, d, "adults", func(k, v []byte) string {
 		// The store's values are timestamped: 8 bytes of milliseconds, then the value.
-		v := it.Value()
-		held = append(held, fmt.Sprintf("%s=%d", it.Key(), int64(binary.BigEndian.Uint64(v[8:]))))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
+		return fmt.Sprintf("%s=%d", k, int64(binary.BigEndian.Uint64(v[8:])))
+	})
 	if want := []string{"ann=30"}; !slices.Equal(held, want) {
 		t.Errorf("the store holds %v, want %v", held, want)
 	}
@@ -194,13 +180,11 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 		return topology.Pair(a.Region, user)
 	}, serde.String(), serde.String())
 	counts := watchChanges(b, topology.CountTable(byRegion, "region-counts"), "watch")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "users", serde.String(), serde.JSON[regionAccount]())
 	pipe := func(user, region string, ms int64) {
 		t.Helper()
-		if err := in.Pipe(user, regionAccount{Region: region}, time.UnixMilli(ms)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, user, regionAccount{Region: region}, ms)
 	}
 	repartition := func() []eddytest.Record { return d.Written("eddytest-by-region-repartition") }
 
@@ -224,9 +208,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 	}
 
 	before = len(repartition())
-	if err := in.Pipe("alice", regionAccount{Region: "us", Balance: 5}, time.UnixMilli(40)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, in, "alice", regionAccount{Region: "us", Balance: 5}, 40)
 	checkTableChanges(t, counts.take(), []wantChange[string, int64]{{key: "us", new: just[int64](2), old: just[int64](2), ts: 40}})
 	written := repartition()[before:]
 	if len(written) != 1 {
@@ -263,12 +245,10 @@ func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 		func(agg, v int64) int64 { return agg - v })
 	logs := watchChanges(b, log, "watch-log")
 	totals := watchChanges(b, sums, "watch-sums")
-	d := tableDriver(t, b)
+	d := startDriver(t, b)
 	in := eddytest.InputTopic(d, "accounts", serde.String(), serde.JSON[regionAccount]())
 	for i, a := range []regionAccount{{"eu", 3}, {"eu", 5}, {"us", 5}} {
-		if err := in.Pipe("acct", a, time.UnixMilli(int64(i+1))); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, in, "acct", a, int64(i+1))
 	}
 	checkTableChanges(t, logs.take(), []wantChange[string, string]{
 		{key: "eu", new: just("+3"), ts: 1},
@@ -312,18 +292,14 @@ func TestChangeSerdeRoundTripsAndRefusesMalformedBytes(t *testing.T) {
 }
 
 func TestTableOperatorProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		build func(b *topology.Builder)
-		want  string
-	}{
+	tests := []buildProblem{
 		{
 			name: "materializing a table whose value serde is unknown is refused",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 				topology.Materialize(topology.MapTableValues(table, func(_ string, n int64) float64 { return float64(n) }), "floats")
 			},
-			want: `materialize "floats"`,
+			problem: `materialize "floats"`,
 		},
 		{
 			name: "grouping a table without serdes is refused",
@@ -333,14 +309,14 @@ func TestTableOperatorProblems(t *testing.T) {
 					return topology.Pair(k, v)
 				}, nil, serde.Int64()), "count")
 			},
-			want: "nil key or value serde",
+			problem: "nil key or value serde",
 		},
 		{
 			name: "a nil predicate is refused",
 			build: func(b *topology.Builder) {
 				topology.FilterTable(topology.TableFrom(b, "in", "table", serde.String(), serde.Int64()), nil)
 			},
-			want: "the predicate is nil",
+			problem: "the predicate is nil",
 		},
 		{
 			name: "a nil subtractor is refused",
@@ -351,7 +327,7 @@ func TestTableOperatorProblems(t *testing.T) {
 				}, serde.String(), serde.Int64())
 				topology.ReduceTable(g, "sums", func(a, v int64) int64 { return a + v }, nil)
 			},
-			want: "the subtractor is nil",
+			problem: "the subtractor is nil",
 		},
 		{
 			name: "generated names are refused under RequireExplicitNames",
@@ -362,19 +338,10 @@ func TestTableOperatorProblems(t *testing.T) {
 				}, serde.String(), serde.Int64())
 				topology.Materialize(topology.CountTable(g, ""), "")
 			},
-			want: "generated name",
+			problem: "generated name",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := topology.NewBuilder(topology.RequireExplicitNames())
-			tt.build(b)
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Build() = %v, want a problem containing %q", err, tt.want)
-			}
-		})
-	}
+	expectBuildProblems(t, tests, topology.RequireExplicitNames())
 }
 
 // FuzzChangeSerde checks that any bytes either fail with ErrBadChange (or the inner

@@ -87,24 +87,6 @@ func winTombstone[V any](key string, start, end, timestamp int64) windowedOut[V]
 	return windowedOut[V]{key: key, start: start, end: end, tombstone: true, timestamp: timestamp}
 }
 
-func startWindowDriver(t *testing.T, b *topology.Builder) *eddytest.Driver {
-	t.Helper()
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := eddytest.New(topo, eddytest.ApplicationID("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
-}
-
 type winPiped struct {
 	key, value string
 	at         int64
@@ -114,9 +96,7 @@ func pipeWindowed(t *testing.T, d *eddytest.Driver, records ...winPiped) {
 	t.Helper()
 	input := eddytest.InputTopic(d, winInput, serde.String(), serde.String())
 	for _, r := range records {
-		if err := input.Pipe(r.key, r.value, winMs(r.at)); err != nil {
-			t.Fatal(err)
-		}
+		mustPipe(t, input, r.key, r.value, r.at)
 	}
 }
 
@@ -132,7 +112,7 @@ func countTimeWindows(t *testing.T, windows topology.TimeWindows, configure func
 	}
 	keys := topology.TimeWindowedSerde(serde.String(), windows.Size())
 	topology.To(topology.ToStream(topology.WindowedCount(windowed, "counts")), "out", keys, serde.Int64())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.Int64())
 }
 
@@ -288,7 +268,7 @@ func TestWindowedReduceAndAggregateFoldEachWindow(t *testing.T) {
 	topology.To(topology.ToStream(reduced), "longest", keys, serde.String())
 	summed := topology.WindowedAggregate(windowed, "lengths", func() int64 { return 100 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, serde.Int64())
 	topology.To(topology.ToStream(summed), "lengths", keys, serde.Int64())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	longest := newWinOutputs(d, "longest", keys, serde.String())
 	lengths := newWinOutputs(d, "lengths", keys, serde.Int64())
 	pipeWindowed(t, d, winPiped{"a", "xx", 1}, winPiped{"a", "xxx", 2}, winPiped{"a", "x", 3}, winPiped{"a", "y", 11})
@@ -330,9 +310,7 @@ func TestAnErrorOfTheLateRecordHandlerFailsTheTask(t *testing.T) {
 			return w.OnLateRecord(func(topology.LateRecord[string, string]) error { return boom })
 		})
 	input := eddytest.InputTopic(d, winInput, serde.String(), serde.String())
-	if err := input.Pipe("a", "x", winMs(20)); err != nil {
-		t.Fatal(err)
-	}
+	mustPipe(t, input, "a", "x", 20)
 	if err := input.Pipe("a", "x", winMs(5)); !errors.Is(err, boom) {
 		t.Fatalf("Pipe of a late record = %v, want the handler's error", err)
 	}
@@ -351,7 +329,7 @@ func aggregateSliding(t *testing.T, windows topology.SlidingWindows, configure f
 	keys := topology.TimeWindowedSerde(serde.String(), windows.TimeDifference())
 	values := topology.WindowedAggregate(windowed, "values", func() string { return "" }, sortedList, serde.String())
 	topology.To(topology.ToStream(values), "out", keys, serde.String())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.String())
 }
 
@@ -524,10 +502,7 @@ func TestInvalidWindowsAreBuildProblems(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := topology.NewBuilder(topology.RequireExplicitNames())
 			c.build(topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "g"))
-			_, err := b.Build()
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Build() = %v, want a problem containing %q", err, c.want)
-			}
+			expectBuildProblem(t, b, c.want)
 		})
 	}
 }
@@ -554,7 +529,7 @@ func checkEmitOnCloseMatchesUpdates(t *testing.T, aggregate windowedAggregation,
 	g := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "")
 	topology.To(topology.ToStream(aggregate(g, topology.EmitOnWindowUpdate, "updates")), "updates", keys, serde.String())
 	topology.To(topology.ToStream(aggregate(g, topology.EmitOnWindowClose, "finals")), "finals", keys, serde.String())
-	d := startWindowDriver(t, b)
+	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	rng := rand.New(rand.NewPCG(3, 4))
 	var records []winPiped
 	for i := range 300 {

@@ -29,22 +29,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/examples/internal/demo"
 	"github.com/eddy-streams/eddy/examples/pageviews"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -81,16 +75,9 @@ type windowKey struct {
 }
 
 func main() {
-	brokers := flag.String("brokers", "", "comma-separated brokers of a Kafka cluster; empty starts an embedded broker")
+	brokers := demo.BrokersFlag()
 	suffix := flag.String("suffix", "", "appended to the topic names and the application id, to run again on the same cluster")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *brokers, *suffix); err != nil {
-		fmt.Fprintln(os.Stderr, "pageviews:", err)
-		os.Exit(1)
-	}
+	demo.Main("pageviews", func(ctx context.Context) error { return run(ctx, *brokers, *suffix) })
 }
 
 func run(ctx context.Context, brokers, suffix string) error {
@@ -102,21 +89,11 @@ func run(ctx context.Context, brokers, suffix string) error {
 	appID := "pageviews-demo" + suffix
 	const partitions = 3
 
-	var seeds []string
-	if brokers == "" {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, names.PageViews, names.Users, names.ViewsPerRegion))
-		if err != nil {
-			return fmt.Errorf("starting the embedded broker: %w", err)
-		}
-		defer cluster.Close()
-		seeds = cluster.ListenAddrs()
-		fmt.Printf("Embedded broker (kfake) at %s\n\n", strings.Join(seeds, ","))
-	} else {
-		seeds = strings.Split(brokers, ",")
-		if err := createTopics(ctx, seeds, partitions, names.PageViews, names.Users, names.ViewsPerRegion); err != nil {
-			return err
-		}
+	seeds, closeBrokers, err := demo.Brokers(ctx, brokers, partitions, names.PageViews, names.Users, names.ViewsPerRegion)
+	if err != nil {
+		return err
 	}
+	defer closeBrokers()
 
 	topo, err := pageviews.Topology(names, pageviews.Grace)
 	if err != nil {
@@ -156,34 +133,11 @@ func run(ctx context.Context, brokers, suffix string) error {
 		}
 	}
 
-	stateDir, err := os.MkdirTemp("", "eddy-pageviews-")
+	app, err := demo.RunApp(ctx, topo, appID, seeds, 100*time.Millisecond)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(stateDir)
-	app, err := eddy.New(topo,
-		eddy.ApplicationID(appID),
-		eddy.SeedBrokers(seeds...),
-		eddy.StateDir(stateDir),
-		eddy.CommitInterval(100*time.Millisecond),
-		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-	)
-	if err != nil {
-		return err
-	}
-	appCtx, stopApp := context.WithCancel(ctx)
-	defer stopApp()
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(appCtx) }()
-	// appDone is nil once Run returned. On a failure, the application stops before its
-	// state directory is removed.
-	appDone := runErr
-	defer func() {
-		if appDone != nil {
-			stopApp()
-			<-appDone
-		}
-	}()
+	defer app.Stop()
 
 	demoCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -198,9 +152,8 @@ func run(ctx context.Context, brokers, suffix string) error {
 	got := map[windowKey]int64{}
 	for len(got) < len(want) {
 		select {
-		case err := <-appDone:
-			appDone = nil
-			return fmt.Errorf("the application stopped: %w", err)
+		case <-app.Done():
+			return fmt.Errorf("the application stopped: %w", app.Err())
 		case err := <-fed:
 			if err != nil {
 				return err
@@ -232,9 +185,7 @@ func run(ctx context.Context, brokers, suffix string) error {
 
 	fmt.Printf("\nAll %d windows emitted once, with the expected counts:\n", len(want))
 	printGrid(got)
-	stopApp()
-	err, appDone = <-appDone, nil
-	if err != nil {
+	if err := app.Stop(); err != nil {
 		return fmt.Errorf("the application stopped: %w", err)
 	}
 	return nil
@@ -504,25 +455,6 @@ func printGrid(counts map[windowKey]int64) {
 		}
 		fmt.Println()
 	}
-}
-
-// createTopics creates the demo's topics on a real cluster, leaving existing ones alone.
-func createTopics(ctx context.Context, seeds []string, partitions int32, names ...string) error {
-	client, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	resps, err := kadm.NewClient(client).CreateTopics(ctx, partitions, -1, nil, names...)
-	if err != nil {
-		return fmt.Errorf("creating topics: %w", err)
-	}
-	for _, r := range resps.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", r.Topic, r.Err)
-		}
-	}
-	return nil
 }
 
 // requireEmpty fails if a topic holds records, of an earlier run: its views would be

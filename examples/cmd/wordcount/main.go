@@ -14,21 +14,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
-	"os"
-	"os/signal"
 	"slices"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/examples/internal/demo"
 	"github.com/eddy-streams/eddy/examples/wordcount"
 	"github.com/eddy-streams/eddy/serde"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -42,37 +34,20 @@ var sample = []string{
 }
 
 func main() {
-	brokers := flag.String("brokers", "", "comma-separated brokers of a Kafka cluster; empty starts an embedded broker")
+	brokers := demo.BrokersFlag()
 	repeat := flag.Int("repeat", 2, "how many times to feed the sample text")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *brokers, *repeat); err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount:", err)
-		os.Exit(1)
-	}
+	demo.Main("wordcount", func(ctx context.Context) error { return run(ctx, *brokers, *repeat) })
 }
 
 func run(ctx context.Context, brokers string, repeat int) error {
 	names := wordcount.Topics{Lines: "text-lines", Counts: "word-counts"}
 	const partitions = 3
 
-	var seeds []string
-	if brokers == "" {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, names.Lines, names.Counts))
-		if err != nil {
-			return fmt.Errorf("starting the embedded broker: %w", err)
-		}
-		defer cluster.Close()
-		seeds = cluster.ListenAddrs()
-		fmt.Printf("Embedded broker (kfake) at %s\n\n", strings.Join(seeds, ","))
-	} else {
-		seeds = strings.Split(brokers, ",")
-		if err := createTopics(ctx, seeds, partitions, names.Lines, names.Counts); err != nil {
-			return err
-		}
+	seeds, closeBrokers, err := demo.Brokers(ctx, brokers, partitions, names.Lines, names.Counts)
+	if err != nil {
+		return err
 	}
+	defer closeBrokers()
 
 	topo, err := wordcount.Topology(names)
 	if err != nil {
@@ -80,25 +55,11 @@ func run(ctx context.Context, brokers string, repeat int) error {
 	}
 	fmt.Println(topo.Describe())
 
-	stateDir, err := os.MkdirTemp("", "eddy-wordcount-")
+	app, err := demo.RunApp(ctx, topo, "wordcount-demo", seeds, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(stateDir)
-	app, err := eddy.New(topo,
-		eddy.ApplicationID("wordcount-demo"),
-		eddy.SeedBrokers(seeds...),
-		eddy.StateDir(stateDir),
-		eddy.CommitInterval(200*time.Millisecond),
-		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-	)
-	if err != nil {
-		return err
-	}
-	appCtx, stopApp := context.WithCancel(ctx)
-	defer stopApp()
-	appDone := make(chan error, 1)
-	go func() { appDone <- app.Run(appCtx) }()
+	defer app.Stop()
 
 	client, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(names.Counts), kgo.DefaultProduceTopic(names.Lines))
 	if err != nil {
@@ -128,8 +89,8 @@ func run(ctx context.Context, brokers string, repeat int) error {
 	deadline := time.After(60 * time.Second)
 	for !maps.Equal(latest, want) {
 		select {
-		case err := <-appDone:
-			return fmt.Errorf("the application stopped: %w", err)
+		case <-app.Done():
+			return fmt.Errorf("the application stopped: %w", app.Err())
 		case <-deadline:
 			return errors.New("the counts did not reach their final values within a minute")
 		default:
@@ -159,28 +120,8 @@ func run(ctx context.Context, brokers string, repeat int) error {
 	for _, w := range slices.Sorted(maps.Keys(latest)) {
 		fmt.Printf("  %-10s %d\n", w, latest[w])
 	}
-	stopApp()
-	if err := <-appDone; err != nil {
+	if err := app.Stop(); err != nil {
 		return fmt.Errorf("the application stopped: %w", err)
-	}
-	return nil
-}
-
-// createTopics creates the demo's topics on a real cluster, leaving existing ones alone.
-func createTopics(ctx context.Context, seeds []string, partitions int32, names ...string) error {
-	client, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	resps, err := kadm.NewClient(client).CreateTopics(ctx, partitions, -1, nil, names...)
-	if err != nil {
-		return fmt.Errorf("creating topics: %w", err)
-	}
-	for _, r := range resps.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", r.Topic, r.Err)
-		}
 	}
 	return nil
 }
