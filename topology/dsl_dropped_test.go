@@ -171,7 +171,7 @@ func TestOperatorsCountTheRecordsTheyDropForNulls(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bl := topology.NewBuilder()
 			c.build(bl)
-			d := startWindowDriver(t, bl)
+			d := startDriver(t, bl, eddytest.ApplicationID("app"))
 			c.pipe(&dropRun{t: t, d: d})
 			if got := d.DroppedRecords(); got != int64(c.dropped) {
 				t.Errorf("DroppedRecords() = %d, want %d", got, c.dropped)
@@ -248,7 +248,7 @@ func TestWindowedAggregationsCountLateRecordsOncePerClosedWindow(t *testing.T) {
 			late := 0
 			bl := topology.NewBuilder()
 			c.build(bl, lateTo(&late))
-			d := startWindowDriver(t, bl)
+			d := startDriver(t, bl, eddytest.ApplicationID("app"))
 			pipeWindowed(t, d, c.records...)
 			if got := d.DroppedRecords(); got != int64(c.dropped) {
 				t.Errorf("DroppedRecords() = %d, want %d", got, c.dropped)
@@ -277,7 +277,7 @@ func TestWindowedAggregationsCountNullKeysAndValues(t *testing.T) {
 			case "session":
 				topology.SessionCount(topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
 			}
-			d := startWindowDriver(t, bl)
+			d := startDriver(t, bl, eddytest.ApplicationID("app"))
 			r := &dropRun{t: t, d: d}
 			r.pipe(winInput, nil, raw("x"))
 			r.pipe(winInput, raw("a"), nil)
