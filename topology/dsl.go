@@ -229,7 +229,7 @@ func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc NodeContext) error {
 }
 
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
-	in, err := typedRecord[KIn, VIn](fmt.Sprintf("processor %q", a.node), r)
+	in, err := typedRecord[KIn, VIn]("processor", a.node, r)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 // Building a topology and starting a test driver on it.
 
 // buildTopology builds b, failing the test if it cannot.
-func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
+func buildTopology(t testing.TB, b *topology.Builder) *topology.Topology {
 	t.Helper()
 	topo, err := b.Build()
 	if err != nil {
@@ -31,14 +31,14 @@ func buildTopology(t *testing.T, b *topology.Builder) *topology.Topology {
 }
 
 // startDriver builds b and starts a test driver on it with opts (see newDriver).
-func startDriver(t *testing.T, b *topology.Builder, opts ...eddytest.Option) *eddytest.Driver {
+func startDriver(t testing.TB, b *topology.Builder, opts ...eddytest.Option) *eddytest.Driver {
 	t.Helper()
 	return newDriver(t, buildTopology(t, b), opts...)
 }
 
 // newDriver starts a test driver on topo with opts, closed at the end of the test, where a
 // failure to close fails the test.
-func newDriver(t *testing.T, topo *topology.Topology, opts ...eddytest.Option) *eddytest.Driver {
+func newDriver(t testing.TB, topo *topology.Topology, opts ...eddytest.Option) *eddytest.Driver {
 	t.Helper()
 	d, err := eddytest.New(topo, opts...)
 	if err != nil {

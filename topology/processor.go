@@ -100,7 +100,7 @@ func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
 	if e.ctx == nil {
 		return fmt.Errorf("topology: processor %q: process before a successful init", e.node)
 	}
-	in, err := typedRecord[KIn, VIn](fmt.Sprintf("processor %q", e.node), r)
+	in, err := typedRecord[KIn, VIn]("processor", e.node, r)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func addSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], valu
 func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Serde[V]) func(AnyRecord) ([]byte, []byte, error) {
 	what := fmt.Sprintf("sink %q", sink)
 	return func(r AnyRecord) ([]byte, []byte, error) {
-		in, err := typedRecord[K, V](what, r)
+		in, err := typedRecord[K, V]("sink", sink, r)
 		if err != nil {
 			return nil, nil, err
 		}
