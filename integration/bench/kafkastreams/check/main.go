@@ -61,11 +61,15 @@ var runs = []run{
 	{"count-restore", "count", "at_least_once", 1000, 10 << 20, "wipe"},
 }
 
+const partitions = 8
+
+// Set by flags.
+var (
+	records, keys, valueSize int
+	logDir                   string
+)
+
 const (
-	partitions = 8
-	records    = 400
-	keys       = 20
-	valueSize  = 100
 	// Input timestamps: base + i*step for record i, in produce order, so that every
 	// partition's timestamps increase and no window closes before its last record.
 	step = 37 * time.Millisecond
@@ -76,14 +80,15 @@ func main() {
 	command := flag.String("cmd", "", "the contender's command line (default: what ../build.sh prints)")
 	timeout := flag.Duration("timeout", 90*time.Second, "how long each run may take")
 	flag.StringVar(&logDir, "logs", "", "a directory to keep each run's contender stderr in, as NAME.log")
+	flag.IntVar(&records, "records", 400, "input records per run")
+	flag.IntVar(&keys, "keys", 20, "distinct keys")
+	flag.IntVar(&valueSize, "value-bytes", 100, "bytes per value (at least 16)")
 	flag.Parse()
 	if err := main1(*only, *command, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "check:", err)
 		os.Exit(1)
 	}
 }
-
-var logDir string
 
 func names() string {
 	var n []string
@@ -158,7 +163,8 @@ func check(ctx context.Context, cluster *kafkatest.Cluster, command []string, r 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.Seeds()...),
-		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(5*time.Millisecond))
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(100_000))
 	if err != nil {
 		return err
 	}
@@ -178,7 +184,8 @@ func check(ctx context.Context, cluster *kafkatest.Cluster, command []string, r 
 	}
 
 	// The table first, older than every stream record, so every join finds its row.
-	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	// The newest timestamp an hour old: brokers refuse timestamps far in the future.
+	base := time.Now().Add(-time.Hour - time.Duration(records)*step).Truncate(time.Second)
 	tableValues := map[string][]byte{}
 	if r.scenario == "join" {
 		for k := range keys {
@@ -196,10 +203,11 @@ func check(ctx context.Context, cluster *kafkatest.Cluster, command []string, r 
 		value := bytes.Repeat([]byte{'v'}, valueSize)
 		copy(value, fmt.Sprintf("value-%04d-", i))
 		inputs[i] = input{key: fmt.Appendf(nil, "key-%02d", (i*7)%keys), value: value, ts: base.Add(time.Duration(i) * step)}
-		// Synchronous produce keeps each partition's timestamps in order.
-		if err := client.ProduceSync(ctx, &kgo.Record{Topic: in, Key: inputs[i].key, Value: inputs[i].value, Timestamp: inputs[i].ts}).FirstErr(); err != nil {
-			return err
-		}
+		// The idempotent producer keeps each partition's records, so its timestamps, in order.
+		client.Produce(ctx, &kgo.Record{Topic: in, Key: inputs[i].key, Value: inputs[i].value, Timestamp: inputs[i].ts}, nil)
+	}
+	if err := client.Flush(ctx); err != nil {
+		return err
 	}
 
 	stateDir, err := os.MkdirTemp("", "check-kafkastreams-")
@@ -224,10 +232,12 @@ func check(ctx context.Context, cluster *kafkatest.Cluster, command []string, r 
 	if err != nil {
 		return c.fail(fmt.Errorf("%w (%d output records)", err, len(got)))
 	}
+	c.outputTook = time.Since(c.ready)
 	if err := c.stop(); err != nil {
 		return err
 	}
-	fmt.Printf("  %s: %d output records; stopped %.1fs after SIGTERM, exit 0\n", r.name, len(got), c.stopTook.Seconds())
+	fmt.Printf("  %s: %d output records %.1fs after ready; peak RSS %s; stopped %.1fs after SIGTERM, exit 0\n",
+		r.name, len(got), c.outputTook.Seconds(), c.peakRSS, c.stopTook.Seconds())
 	if r.restart == "" {
 		return nil
 	}
@@ -264,11 +274,14 @@ func check(ctx context.Context, cluster *kafkatest.Cluster, command []string, r 
 
 // A contender is a running contender process whose first stdout line was "ready".
 type contender struct {
-	cmd      *exec.Cmd
-	stderr   bytes.Buffer
-	lines    chan string
-	exited   chan error
-	stopTook time.Duration
+	cmd        *exec.Cmd
+	stderr     bytes.Buffer
+	lines      chan string
+	exited     chan error
+	stopTook   time.Duration
+	ready      time.Time
+	outputTook time.Duration
+	peakRSS    string // VmHWM just before SIGTERM
 }
 
 // startContender starts the contender and waits for its "ready" line.
@@ -311,6 +324,7 @@ func startContender(ctx context.Context, name string, args []string, logName str
 	case <-ctx.Done():
 		return nil, c.fail(errors.New("no \"ready\" line in time"))
 	}
+	c.ready = time.Now()
 	return c, nil
 }
 
@@ -323,6 +337,13 @@ func (c *contender) fail(err error) error {
 
 // stop sends SIGTERM and checks that the contender exits 0 with no more stdout.
 func (c *contender) stop() error {
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid)); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				c.peakRSS = strings.Join(strings.Fields(rest), " ")
+			}
+		}
+	}
 	began := time.Now()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return c.fail(err)
@@ -352,6 +373,7 @@ func consume(ctx context.Context, seeds []string, topic string, verify func([]*k
 	defer reader.Close()
 	var got []*kgo.Record
 	lastErr := errors.New("nothing read")
+	var verified time.Time
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := reader.PollFetches(pollCtx)
@@ -364,9 +386,14 @@ func consume(ctx context.Context, seeds []string, topic string, verify func([]*k
 				return got, e.Err
 			}
 		}
+		n := len(got)
 		fetches.EachRecord(func(r *kgo.Record) { got = append(got, r) })
-		if lastErr = verify(got); lastErr == nil {
-			return got, nil
+		// Checked when caught up, or each second while records keep coming.
+		if len(got) == n || time.Since(verified) > time.Second {
+			verified = time.Now()
+			if lastErr = verify(got); lastErr == nil {
+				return got, nil
+			}
 		}
 	}
 }
