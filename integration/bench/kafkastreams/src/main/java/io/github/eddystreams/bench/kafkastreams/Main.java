@@ -34,6 +34,7 @@ import org.apache.kafka.streams.kstream.WindowedSerdes;
  * outside.
  *
  * Build: integration/bench/kafkastreams/build.sh (Maven; prints the command line to run).
+ * Check: cd integration && go run ./bench/kafkastreams/check (every scenario on real Kafka).
  * Run:   java -jar target/eddy-bench-kafkastreams.jar --scenario NAME --bootstrap HOST:PORT
  *          --app-id ID --state-dir DIR --input TOPIC --output TOPIC [--table TOPIC]
  *          --guarantee at_least_once|exactly_once --commit-interval-ms N --cache-bytes N
@@ -50,20 +51,27 @@ import org.apache.kafka.streams.kstream.WindowedSerdes;
  *                         windowed output keys are Kafka's TimeWindowedSerializer form, the
  *                         key bytes then the 8-byte big-endian window start;
  *   join                  input stream inner-joined with the table read from --table, output
- *                         value = stream value bytes then table value bytes.
+ *                         value = stream value bytes then table value bytes (the table is a
+ *                         RocksDB store with its own changelog: topology.optimization is
+ *                         left at its default, none).
+ * Every output record carries its input record's timestamp (windowed counts: the newest
+ * timestamp counted in the window), as the DSL does.
  *
  * Settings, kept equal to the other contenders' by the protocol: processing.guarantee
  * (exactly_once means exactly_once_v2), commit.interval.ms, statestore.cache.max.bytes
  * (--cache-bytes, 0 turns the record cache off), num.stream.threads (--threads),
  * compression.type=none and linger.ms=5 for Streams' producers, auto.offset.reset=earliest,
  * replication.factor=1 for internal topics, ByteArray default serdes. Everything else is
- * Kafka Streams' default.
+ * Kafka Streams' default, and the JVM's (no -Xmx: the heap may grow to a quarter of RAM).
+ * Kafka Streams is 4.3.1, not the broker's 4.4.0, which Maven Central lacks (see pom.xml).
  *
  * Stdout carries one line, "ready", once the client first reaches RUNNING; logs go to stderr
  * at WARN (slf4j-simple, see simplelogger.properties). SIGTERM closes the client, leaving
  * the consumer group (CloseOptions LEAVE_GROUP, so that a restart does not wait for the old
  * member's session to time out), and the process exits 0 when the close completed cleanly,
- * 1 otherwise. If the client fails (state ERROR) the process exits 1; bad flags exit 2.
+ * 1 otherwise. If the client fails (state ERROR) the process exits 1; bad flags exit 2. A
+ * SIGTERM in the JVM's first few hundred milliseconds, before main registers its hook,
+ * ends it with the JVM's 143.
  */
 public final class Main {
     private static final List<String> SCENARIOS =
