@@ -18,6 +18,10 @@
 // runs: the input's partition count (one task each, with --threads 1 a single instance
 // owns them all) times the scenario's caching processors (one: the count, the windowed
 // count, or the join's table). 0 turns the cache off (topology.WithoutRecordCache).
+//
+// The join runs with eddy.MaxTaskIdle(500ms) at least once, so that the table is read
+// before the stream records that look it up, as Kafka Streams' default max.task.idle.ms=0
+// (which waits for a fetch in flight) arranges; see run.
 package main
 
 import (
@@ -102,6 +106,15 @@ func run(ctx context.Context, f flags) error {
 		appOpts = append(appOpts, eddy.ExactlyOnce())
 	default:
 		return fmt.Errorf("--guarantee %q: at_least_once or exactly_once", f.guarantee)
+	}
+	if f.scenario == "join" && f.guarantee != "exactly_once" {
+		// The table must be read before the stream records that look it up. Kafka
+		// Streams' default max.task.idle.ms=0 waits for a fetch in flight to an empty
+		// partition; Eddy's MaxTaskIdle(0) does not wait at all, so the stream's first
+		// fetches would be joined with an empty table. A partition that has been empty
+		// this long no longer holds the others back, so once the table is read the wait
+		// costs nothing.
+		appOpts = append(appOpts, eddy.MaxTaskIdle(500*time.Millisecond))
 	}
 	app, err := eddy.New(topo, appOpts...)
 	if err != nil {

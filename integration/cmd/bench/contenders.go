@@ -138,7 +138,7 @@ type process struct {
 // start starts c with a's flags, its stderr going to a log file in logDir.
 func start(c *contender, a args, logDir string) (*process, error) {
 	logPath := filepath.Join(logDir, a.appID+".log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -14,10 +14,10 @@ import (
 // progressLine is one result as it comes.
 func progressLine(r *result) string {
 	cells := cellsOf(r, nil)
-	return fmt.Sprintf("%-28s %-13s %s", r.row.id, r.contender, strings.Join(cells[2:9], "  "))
+	return fmt.Sprintf("%-28s %-13s %s", r.row.id, r.contender, strings.Join(cells[2:10], "  "))
 }
 
-var header = []string{"row", "contender", "records/s", "MB/s", "CPU s / M rec", "peak RSS MB", "latency p50 / p99 / p99.9 ms", "restart / restore", "restore rate rec/s", "Eddy / KS", "Eddy / ceiling", "goals"}
+var header = []string{"row", "contender", "records/s", "MB/s", "output offsets", "CPU s / M rec", "peak RSS MB", "latency p50 / p99 / p99.9 ms", "restart / restore", "restore rate rec/s", "Eddy / KS", "Eddy / ceiling", "goals"}
 
 // cellsOf returns r's cells; all holds every result, for Eddy's ratios and goals.
 func cellsOf(r *result, all []*result) []string {
@@ -38,27 +38,28 @@ func cellsOf(r *result, all []*result) []string {
 	case throughput:
 		c[2] = fmt.Sprintf("%.0f", r.rate())
 		c[3] = fmt.Sprintf("%.1f", float64(r.bytes)/r.seconds/1e6)
+		c[4] = fmt.Sprint(r.outputOffsets)
 	case latency:
-		c[6] = fmt.Sprintf("%s / %s / %s", ms(r.p50), ms(r.p99), ms(r.p999))
+		c[7] = fmt.Sprintf("%s / %s / %s", ms(r.p50), ms(r.p99), ms(r.p999))
 	case restore:
-		c[7] = secs(r.restart) + " / "
+		c[8] = secs(r.restart) + " / "
 		if r.restoreNA != "" {
-			c[7] += r.restoreNA
+			c[8] += r.restoreNA
 		} else {
-			c[7] += secs(r.restoreIn)
-			c[8] = fmt.Sprintf("%.0f", restoreRate(r))
+			c[8] += secs(r.restoreIn)
+			c[9] = fmt.Sprintf("%.0f", restoreRate(r))
 		}
 	}
 	if r.records > 0 && r.row.kind != restore {
-		c[4] = fmt.Sprintf("%.2f", r.stats.cpu.Seconds()/(float64(r.records)/1e6))
+		c[5] = fmt.Sprintf("%.2f", r.stats.cpu.Seconds()/(float64(r.records)/1e6))
 	}
 	if r.stats.peakRSS > 0 {
-		c[5] = fmt.Sprintf("%.0f", float64(r.stats.peakRSS)/(1<<20))
+		c[6] = fmt.Sprintf("%.0f", float64(r.stats.peakRSS)/(1<<20))
 	}
 	if r.contender == "eddy" && all != nil {
 		ks, ceiling := find(all, r.row.id, "kafka-streams"), find(all, r.row.id, "ceiling")
-		c[9], c[10] = ratio(r, ks), ratio(r, ceiling)
-		c[11] = strings.Join(goals(r, ks, ceiling, all), "; ")
+		c[10], c[11] = ratio(r, ks), ratio(r, ceiling)
+		c[12] = strings.Join(goals(r, ks, ceiling, all), "; ")
 	}
 	return c
 }

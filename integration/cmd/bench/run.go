@@ -32,6 +32,7 @@ type result struct {
 	latencySamples     int
 	restart, restoreIn time.Duration
 	changelogRecords   int64
+	outputOffsets      int64 // end offsets of the output (records, and transaction markers under EOS)
 	restoreNA          string
 }
 
@@ -49,6 +50,7 @@ type bench struct {
 	client   *kgo.Client // the one producer of every input, and reader of results
 	admin    *kadm.Client
 	tmp      string
+	logs     string // the contenders' stderr, kept
 	nonce    string
 	baseTime time.Time
 }
@@ -84,7 +86,7 @@ func run(ctx context.Context, c config) error {
 
 	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.Seeds()...),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(5*time.Millisecond),
-		kgo.MaxBufferedRecords(100_000))
+		kgo.MaxBufferedRecords(100_000), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return err
 	}
@@ -93,6 +95,11 @@ func run(ctx context.Context, c config) error {
 	_, _ = rand.Read(nonce[:])
 	b := &bench{c: c, cluster: cluster, client: client, admin: kadm.NewClient(client), tmp: tmp,
 		nonce: hex.EncodeToString(nonce[:]), baseTime: time.Now().Truncate(time.Second)}
+	b.logs = filepath.Join(os.TempDir(), "eddy-bench-logs-"+b.nonce)
+	if err := os.MkdirAll(b.logs, 0o755); err != nil {
+		return err
+	}
+	fmt.Println("contender logs (stderr) in", b.logs)
 
 	for _, d := range sets {
 		if err := b.preload(ctx, d); err != nil {
@@ -164,7 +171,26 @@ func (b *bench) createTopic(ctx context.Context, name string, configs map[string
 	if _, err := b.admin.CreateTopic(ctx, b.c.partitions, -1, configs, name); err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)
 	}
-	return nil
+	// Until every partition has a leader in metadata, a client producing to the topic
+	// may wait for its next metadata refresh: seconds that would count as processing.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		topics, err := b.admin.ListTopics(ctx, name)
+		if err == nil {
+			d := topics[name]
+			led := d.Err == nil && len(d.Partitions) == int(b.c.partitions)
+			for _, p := range d.Partitions {
+				led = led && p.Err == nil && p.Leader >= 0
+			}
+			if led {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s: no leader on every partition after 30 s", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 var logAppendTime = map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}
@@ -321,7 +347,7 @@ func (b *bench) throughput(ctx context.Context, ct *contender, r row, table stri
 	}
 	defer b.cleanUp(ctx, a)
 	a.table = table
-	p, err := start(ct, a, b.tmp)
+	p, err := start(ct, a, b.logs)
 	if err != nil {
 		res.err = err
 		return res
@@ -338,6 +364,9 @@ func (b *bench) throughput(ctx context.Context, ct *contender, r row, table stri
 		return res
 	}
 	res.seconds = last.Sub(first).Seconds()
+	if ends, err := b.admin.ListEndOffsets(ctx, a.output); err == nil {
+		ends.Each(func(o kadm.ListedOffset) { res.outputOffsets += o.Offset })
+	}
 	if res.seconds <= 0 {
 		res.err = fmt.Errorf("all output appended within one millisecond (%s): too few records to time", first.Format(time.StampMilli))
 	}
@@ -387,7 +416,7 @@ func (b *bench) latency(ctx context.Context, ct *contender, r row) *result {
 			})
 		}
 	}()
-	p, err := start(ct, a, b.tmp)
+	p, err := start(ct, a, b.logs)
 	if err != nil {
 		res.err = err
 		return res
@@ -482,7 +511,7 @@ func (b *bench) restore(ctx context.Context, ct *contender, r row) *result {
 	}
 	defer b.cleanUp(ctx, a)
 	// Load.
-	p, err := start(ct, a, b.tmp)
+	p, err := start(ct, a, b.logs)
 	if err != nil {
 		res.err = err
 		return res
@@ -537,7 +566,7 @@ func (b *bench) probe(ctx context.Context, ct *contender, a args, name string) (
 	}
 	defer consumer.Close()
 	probeKey := []byte("probe-" + name)
-	p, err := start(ct, a, b.tmp)
+	p, err := start(ct, a, b.logs)
 	if err != nil {
 		return 0, stats{}, err
 	}
