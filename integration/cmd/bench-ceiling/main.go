@@ -79,6 +79,7 @@ func run(ctx context.Context, f flags) error {
 		kgo.DisableAutoCommit(),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)),
 	}
 	interval := time.Duration(f.commitMs) * time.Millisecond
 	switch f.guarantee {

@@ -30,7 +30,7 @@ var contenderOrder = []string{"ceiling", "eddy", "kafka-streams"}
 
 // buildContenders builds the selected contenders into dir. integrationDir is the
 // integration module's directory.
-func buildContenders(ctx context.Context, selected map[string]bool, integrationDir, dir string) ([]*contender, error) {
+func buildContenders(ctx context.Context, selected map[string]bool, integrationDir, kafkaStreamsDir, dir string) ([]*contender, error) {
 	var out []*contender
 	for _, name := range contenderOrder {
 		if selected != nil && !selected[name] {
@@ -47,7 +47,10 @@ func buildContenders(ctx context.Context, selected map[string]bool, integrationD
 			}
 			c.argv = []string{bin}
 		case "kafka-streams":
-			c.argv, c.skip = buildKafkaStreams(ctx, filepath.Join(integrationDir, "bench", "kafkastreams"))
+			if !filepath.IsAbs(kafkaStreamsDir) {
+				kafkaStreamsDir = filepath.Join(integrationDir, kafkaStreamsDir)
+			}
+			c.argv, c.skip = buildKafkaStreams(ctx, kafkaStreamsDir)
 		}
 		fmt.Printf("contender %s: %s\n", name, orSkip(c))
 		out = append(out, c)
@@ -82,7 +85,7 @@ func contains(list []string, s string) bool {
 func buildKafkaStreams(ctx context.Context, dir string) (argv []string, skip string) {
 	script := filepath.Join(dir, "build.sh")
 	if _, err := os.Stat(script); err != nil {
-		return nil, "not built: " + filepath.Join("integration", "bench", "kafkastreams", "build.sh") + " is absent"
+		return nil, "not built: " + script + " is absent"
 	}
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Dir = dir

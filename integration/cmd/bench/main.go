@@ -54,6 +54,7 @@ type config struct {
 	scenarios, contenders                      map[string]bool
 	full, warmup                               bool
 	out                                        string
+	kafkaStreamsDir                            string
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.StringVar(&contenders, "contenders", "ceiling,eddy,kafka-streams", "comma-separated contenders")
 	flag.BoolVar(&c.full, "full", false, "run every throughput scenario on every input (100 B / 1 KiB × small / large key space)")
 	flag.BoolVar(&c.warmup, "warmup", true, "run an unreported pass-through first, so that the broker's JVM is warm")
+	flag.StringVar(&c.kafkaStreamsDir, "kafkastreams-dir", "bench/kafkastreams", "directory of the Kafka Streams contender's build.sh, relative to the integration module")
 	flag.StringVar(&c.out, "out", "../BENCHMARKS.md", "where to write the report; empty: nowhere")
 	flag.Parse()
 	c.partitions = int32(*partitions)

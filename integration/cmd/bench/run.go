@@ -68,7 +68,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	contenders, err := buildContenders(ctx, c.contenders, integrationDir, tmp)
+	contenders, err := buildContenders(ctx, c.contenders, integrationDir, c.kafkaStreamsDir, tmp)
 	if err != nil {
 		return err
 	}
