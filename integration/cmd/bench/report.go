@@ -45,7 +45,7 @@ func cellsOf(r *result, all []*result) []string {
 		c[3] = fmt.Sprintf("%.1f", float64(r.bytes)/r.seconds/1e6)
 		c[4] = fmt.Sprint(r.outputOffsets)
 	case latency:
-		c[7] = fmt.Sprintf("%s / %s / %s", ms(r.p50), ms(r.p99), ms(r.p999))
+		c[7] = fmt.Sprintf("%s / %s / %s (input acked within %s)", ms(r.p50), ms(r.p99), ms(r.p999), ms(r.slowestAck))
 	case restore:
 		c[8] = secs(r.restart) + " / "
 		if r.restoreNA != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/integration/kafkatest"
@@ -32,6 +33,7 @@ type result struct {
 	latencySamples     int
 	restart, restoreIn time.Duration
 	changelogRecords   int64
+	slowestAck         time.Duration // latency: the slowest acknowledgement of an input record
 	outputOffsets      int64 // end offsets of the output (records, and transaction markers under EOS)
 	restoreNA          string
 }
@@ -423,10 +425,17 @@ func (b *bench) latency(ctx context.Context, ct *contender, r row) *result {
 	}
 	defer p.stop()
 	value := values(r.input.valueBytes)
+	// The slowest acknowledgement of an input record: a stall of the input's producer
+	// (not of the contender) shows here.
+	var slowestAck atomic.Int64
 	produce := func(prefix byte, i int) {
 		k := key(i, r.input.keys)
 		k[0] = prefix
-		b.client.Produce(ctx, &kgo.Record{Topic: a.input, Key: k, Value: value(i), Timestamp: time.Now()}, nil)
+		b.client.Produce(ctx, &kgo.Record{Topic: a.input, Key: k, Value: value(i), Timestamp: time.Now()}, func(r *kgo.Record, _ error) {
+			if d := int64(time.Since(r.Timestamp)); d > slowestAck.Load() {
+				slowestAck.Store(d)
+			}
+		})
 	}
 	// Warm: a record every 100 ms until one comes out.
 	warmDeadline := time.Now().Add(2 * time.Minute)
@@ -493,6 +502,7 @@ warm:
 	pct := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	res.p50, res.p99, res.p999 = pct(0.50), pct(0.99), pct(0.999)
 	res.latencySamples = len(lat)
+	res.slowestAck = time.Duration(slowestAck.Load())
 	res.records = total
 	if len(lat) < total {
 		res.err = fmt.Errorf("only %d of %d measured records came out within 15 s of the last", len(lat), total)
