@@ -34,7 +34,7 @@ type result struct {
 	restart, restoreIn time.Duration
 	changelogRecords   int64
 	slowestAck         time.Duration // latency: the slowest acknowledgement of an input record
-	outputOffsets      int64 // end offsets of the output (records, and transaction markers under EOS)
+	outputOffsets      int64         // end offsets of the output (records, and transaction markers under EOS)
 	restoreNA          string
 }
 
