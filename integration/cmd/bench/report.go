@@ -31,7 +31,7 @@ func cellsOf(r *result, all []*result) []string {
 		c[2] = r.skip
 		return c
 	case r.err != nil:
-		c[2] = "failed: " + strings.ReplaceAll(r.err.Error(), "|", "/")
+		c[2] = "failed: " + oneLine(r.err.Error(), 300)
 		return c
 	}
 	switch r.row.kind {
@@ -67,6 +67,15 @@ func cellsOf(r *result, all []*result) []string {
 		c[12] = strings.Join(goals(r, ks, ceiling, all), "; ")
 	}
 	return c
+}
+
+// oneLine returns s on one line without table separators, cut to at most n bytes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(strings.NewReplacer("|", "/", "\n", " / ").Replace(s)), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
@@ -196,6 +205,9 @@ func writeReport(c config, cluster *kafkatest.Cluster, sets []*dataset, report s
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	b.WriteString("Written by `integration/cmd/bench` (`make bench`); see its package documentation for the method and /work/bench_protocol.md's summary there. Every contender is a separate process against the same broker, measured from outside.\n\n")
+	if partial := partialRun(c); partial != "" {
+		fmt.Fprintf(&b, "**A partial run (%s): its figures are not the issue's; `make bench` makes those.**\n\n", partial)
+	}
 	fmt.Fprintf(&b, "- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Command: `cd integration && go run ./cmd/bench %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(&b, "- Machine: %s\n", machine())
@@ -246,4 +258,24 @@ func javaVersion() string {
 		return "not installed"
 	}
 	return strings.TrimSpace(strings.Split(string(out), "\n")[0])
+}
+
+// partialRun says how c differs from the default run, or "".
+func partialRun(c config) string {
+	var why []string
+	if c.records < 1_000_000 {
+		why = append(why, fmt.Sprintf("%d records per input", c.records))
+	}
+	if c.restoreKeys < 1_000_000 {
+		why = append(why, fmt.Sprintf("a store of %d keys", c.restoreKeys))
+	}
+	if c.scenarios != nil {
+		why = append(why, "some scenarios")
+	}
+	for _, name := range contenderOrder {
+		if c.contenders != nil && !c.contenders[name] {
+			why = append(why, "without "+name)
+		}
+	}
+	return strings.Join(why, ", ")
 }

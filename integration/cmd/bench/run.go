@@ -135,7 +135,11 @@ func run(ctx context.Context, c config) error {
 			if ct.skip == "" {
 				switch r.kind {
 				case throughput:
-					res = b.throughput(ctx, ct, r, tables[r.input])
+					table := ""
+					if r.scenario == "join" {
+						table = tables[r.input]
+					}
+					res = b.throughput(ctx, ct, r, table)
 				case latency:
 					res = b.latency(ctx, ct, r)
 				case restore:
