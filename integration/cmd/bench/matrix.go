@@ -54,6 +54,12 @@ type row struct {
 	base string
 }
 
+// commitDelayed says whether the row's output waits for commits: the record cache of a
+// count or windowed count forwards the updates of a key once per commit.
+func (r row) commitDelayed() bool {
+	return r.cacheBytes > 0 && r.kind == throughput && r.scenario != "passthrough" && r.scenario != "join"
+}
+
 func (r row) describe() string {
 	switch r.kind {
 	case latency:

@@ -37,10 +37,8 @@ func cellsOf(r *result, all []*result) []string {
 	switch r.row.kind {
 	case throughput:
 		c[2] = fmt.Sprintf("%.0f", r.rate())
-		if r.seconds < 3*float64(r.row.commitMs)/1000 {
-			// Output that waits for commits (record cache, transactions) leaves in
-			// bursts a commit interval apart: a span of few intervals is imprecise.
-			c[2] += " (≈)"
+		if r.fromJoin {
+			c[2] += " †"
 		}
 		c[3] = fmt.Sprintf("%.1f", float64(r.bytes)/r.seconds/1e6)
 		c[4] = fmt.Sprint(r.outputOffsets)
@@ -220,7 +218,7 @@ func writeReport(c config, cluster *kafkatest.Cluster, sets []*dataset, report s
 	fmt.Fprintf(&b, "- Latency: %d records/s for %d s\n\n", c.latencyRate, c.latencySeconds)
 	b.WriteString(report)
 	b.WriteString(`
-Figures: records/s = input records / (LogAppendTime of the last output record − of the first); MB/s counts the input's key and value bytes; CPU is utime+stime of the contender's process from its start to the end of its input (start-up included), per million input records; peak RSS is VmHWM just before SIGTERM; latency is read_committed consume time − produce timestamp; restart / restore is the time from the process start to the output of a probe record produced right after start, on kept state / on a deleted state directory (restore rate: changelog records / that time). The ceiling keeps no changelog, so it has no restore figure. A rate marked (≈) comes from an output span shorter than three commit intervals: where output waits for commits (the record cache, exactly-once transactions) it leaves in bursts a commit interval apart, so the span is then imprecise by up to an interval; a larger -records fixes it. With the record cache on, output offsets are fewer than input records (the updates of a key within a commit are emitted once); the ceiling has no cache. Eddy / KS and Eddy / ceiling compare throughput (higher is better for Eddy), except on the latency row (p99, lower is better) and the restore row (restore rate). Goals are the issue's; "no figure to compare" means the other contender did not run.
+Figures: records/s = input records / (LogAppendTime of the last output record − of the first); MB/s counts the input's key and value bytes; CPU is utime+stime of the contender's process from its start to the end of its input (start-up included), per million input records; peak RSS is VmHWM just before SIGTERM; latency is read_committed consume time − produce timestamp; restart / restore is the time from the process start to the output of a probe record produced right after start, on kept state / on a deleted state directory (restore rate: changelog records / that time). The ceiling keeps no changelog, so it has no restore figure. A rate marked † (the rows with the record cache on, whose output leaves at commits, so that the first output comes a commit interval after processing starts) runs from when the contender's consumer group is first seen Stable with a member (DescribeGroups polled every 10 ms) to the last output append: it includes the contender's first fetch and task start, not its process start or group join, and the wait for the commit that emits the last counts (up to one commit interval, which the ceiling, without a cache, does not pay). With the record cache on, output offsets are fewer than input records (the updates of a key within a commit are emitted once); the ceiling has no cache. Eddy / KS and Eddy / ceiling compare throughput (higher is better for Eddy), except on the latency row (p99, lower is better) and the restore row (restore rate). Goals are the issue's; "no figure to compare" means the other contender did not run.
 `)
 	return os.WriteFile(c.out, []byte(b.String()), 0o644)
 }

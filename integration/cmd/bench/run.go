@@ -34,6 +34,7 @@ type result struct {
 	restart, restoreIn time.Duration
 	changelogRecords   int64
 	slowestAck         time.Duration // latency: the slowest acknowledgement of an input record
+	fromJoin           bool          // seconds run from the group's join, not from the first output
 	outputOffsets      int64         // end offsets of the output (records, and transaction markers under EOS)
 	restoreNA          string
 }
@@ -358,6 +359,7 @@ func (b *bench) throughput(ctx context.Context, ct *contender, r row, table stri
 		res.err = err
 		return res
 	}
+	stable := b.watchGroup(ctx, a.appID)
 	werr := b.waitCommitted(ctx, p, a.appID, a.input)
 	res.stats, _ = p.procStats()
 	serr := p.stop()
@@ -369,6 +371,16 @@ func (b *bench) throughput(ctx context.Context, ct *contender, r row, table stri
 		res.err = err
 		return res
 	}
+	if r.commitDelayed() {
+		// The first output leaves at the first commit, not when processing starts:
+		// time from when the group is stable with the contender in it instead.
+		joined, ok := <-stable
+		if !ok {
+			res.err = errors.New("the group was never seen stable")
+			return res
+		}
+		first, res.fromJoin = joined, true
+	}
 	res.seconds = last.Sub(first).Seconds()
 	if ends, err := b.admin.ListEndOffsets(ctx, a.output); err == nil {
 		ends.Each(func(o kadm.ListedOffset) { res.outputOffsets += o.Offset })
@@ -378,6 +390,27 @@ func (b *bench) throughput(ctx context.Context, ct *contender, r row, table stri
 	}
 	res.bytes = int64(r.input.records) * int64(len(key(0, 1))+r.input.valueBytes)
 	return res
+}
+
+// watchGroup returns a channel that receives when group is first seen Stable with a
+// member, polled every 10 ms for at most a minute; it is closed without a value if not.
+func (b *bench) watchGroup(ctx context.Context, group string) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	go func() {
+		defer close(ch)
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			described, err := b.admin.DescribeGroups(ctx, group)
+			if err == nil {
+				if g, ok := described[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0 {
+					ch <- time.Now()
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return ch
 }
 
 // latency runs ct's pass-through on a fixed input rate and measures how long each
