@@ -52,6 +52,8 @@ type row struct {
 	// base is the id of the row whose Eddy throughput this one's is compared with (the
 	// exactly-once rows with at-least-once), or "".
 	base string
+	// attempt counts the repetitions of the row (-repeat), each with its own app id.
+	attempt int
 }
 
 // commitDelayed says whether the row's output waits for commits: the record cache of a

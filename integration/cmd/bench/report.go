@@ -69,7 +69,7 @@ func cellsOf(r *result, all []*result) []string {
 
 // oneLine returns s on one line without table separators, cut to at most n bytes.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(strings.NewReplacer("|", "/", "\n", " / ").Replace(s)), " ")
+	s = strings.Join(strings.Fields(strings.NewReplacer("|", "/", "\n", " / ").Replace(strings.TrimSpace(s))), " ")
 	if len(s) > n {
 		s = s[:n] + "…"
 	}
@@ -199,10 +199,10 @@ func table(all []*result) string {
 }
 
 // writeReport writes BENCHMARKS.md.
-func writeReport(c config, cluster *kafkatest.Cluster, sets []*dataset, report string) error {
+func writeReport(c config, cluster *kafkatest.Cluster, contenders []*contender, sets []*dataset, report string) error {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Written by `integration/cmd/bench` (`make bench`); see its package documentation for the method and /work/bench_protocol.md's summary there. Every contender is a separate process against the same broker, measured from outside.\n\n")
+	b.WriteString("Written by `integration/cmd/bench` (`make bench`); its package documentation describes the method (the benchmark protocol of issue 6). Every contender is a separate process against the same broker, measured from outside.\n\n")
 	if partial := partialRun(c); partial != "" {
 		fmt.Fprintf(&b, "**A partial run (%s): its figures are not the issue's; `make bench` makes those.**\n\n", partial)
 	}
@@ -211,6 +211,14 @@ func writeReport(c config, cluster *kafkatest.Cluster, sets []*dataset, report s
 	fmt.Fprintf(&b, "- Machine: %s\n", machine())
 	fmt.Fprintf(&b, "- Go: %s %s/%s; Java: %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, javaVersion())
 	fmt.Fprintf(&b, "- Kafka: %s\n", cluster)
+	for _, ct := range contenders {
+		if ct.name == "kafka-streams" {
+			fmt.Fprintf(&b, "- Kafka Streams: %s\n", kafkaStreamsVersion(ct))
+		}
+	}
+	if c.repeat > 1 {
+		fmt.Fprintf(&b, "- Each row and contender ran %d times; the table shows the run with the median figure\n", c.repeat)
+	}
 	fmt.Fprintf(&b, "- Settings: %d partitions per topic, no compression, linger 5 ms, one processing thread, at-least-once commit interval %d ms, record cache %d bytes when on (0 when off), auto.offset.reset=earliest\n", c.partitions, c.commitMs, c.cacheBytes)
 	for _, d := range sets {
 		fmt.Fprintf(&b, "- Input %s: %s\n", d.name, d)
@@ -276,4 +284,16 @@ func partialRun(c config) string {
 		}
 	}
 	return strings.Join(why, ", ")
+}
+
+// kafkaStreamsVersion asks the Kafka Streams contender for its version (--version).
+func kafkaStreamsVersion(ct *contender) string {
+	if ct.skip != "" {
+		return ct.skip
+	}
+	out, err := exec.Command(ct.argv[0], append(ct.argv[1:], "--version")...).Output()
+	if err != nil {
+		return fmt.Sprintf("unknown (--version: %v)", err)
+	}
+	return oneLine(string(out), 200)
 }

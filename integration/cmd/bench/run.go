@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +38,18 @@ type result struct {
 	fromJoin           bool          // seconds run from the group's join, not from the first output
 	outputOffsets      int64         // end offsets of the output (records, and transaction markers under EOS)
 	restoreNA          string
+}
+
+// median returns the run with the median figure (see figure), or the first failed run.
+func median(runs []*result) *result {
+	for _, r := range runs {
+		if r.err != nil {
+			return r
+		}
+	}
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b *result) int { return cmp.Compare(figure(a), figure(b)) })
+	return sorted[len(sorted)/2]
 }
 
 func (r *result) rate() float64 {
@@ -117,14 +130,15 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	if c.warmup {
+	if c.warmup && len(sets) > 0 {
 		for _, ct := range contenders {
-			if ct.name == "ceiling" && ct.skip == "" && len(sets) > 0 {
-				fmt.Println("warm-up: an unreported ceiling pass-through")
+			if ct.skip == "" {
+				fmt.Printf("warm-up: an unreported %s pass-through\n", ct.name)
 				warm := row{id: "warmup", scenario: "passthrough", kind: throughput, input: sets[0], guarantee: "at_least_once", commitMs: c.commitMs}
 				if res := b.throughput(ctx, ct, warm, ""); res.err != nil {
 					return fmt.Errorf("warm-up: %w", res.err)
 				}
+				break
 			}
 		}
 	}
@@ -134,18 +148,27 @@ func run(ctx context.Context, c config) error {
 		for _, ct := range contenders {
 			res := &result{row: r, contender: ct.name, skip: ct.skip}
 			if ct.skip == "" {
-				switch r.kind {
-				case throughput:
-					table := ""
-					if r.scenario == "join" {
-						table = tables[r.input]
+				var runs []*result
+				for attempt := range max(1, c.repeat) {
+					r.attempt = attempt
+					switch r.kind {
+					case throughput:
+						table := ""
+						if r.scenario == "join" {
+							table = tables[r.input]
+						}
+						res = b.throughput(ctx, ct, r, table)
+					case latency:
+						res = b.latency(ctx, ct, r)
+					case restore:
+						res = b.restore(ctx, ct, r)
 					}
-					res = b.throughput(ctx, ct, r, table)
-				case latency:
-					res = b.latency(ctx, ct, r)
-				case restore:
-					res = b.restore(ctx, ct, r)
+					if c.repeat > 1 {
+						fmt.Printf("  %s\n", progressLine(res))
+					}
+					runs = append(runs, res)
 				}
+				res = median(runs)
 			}
 			fmt.Println(progressLine(res))
 			results = append(results, res)
@@ -155,7 +178,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Println()
 	fmt.Println(report)
 	if c.out != "" {
-		if err := writeReport(c, cluster, sets, report); err != nil {
+		if err := writeReport(c, cluster, contenders, sets, report); err != nil {
 			return err
 		}
 		fmt.Println("written to", c.out)
@@ -252,6 +275,9 @@ func (b *bench) preloadTable(ctx context.Context, d *dataset) (string, error) {
 // (created with outputConfigs) and state directory.
 func (b *bench) runArgs(ctx context.Context, ct *contender, r row, input string, outputConfigs map[string]*string) (args, error) {
 	id := strings.NewReplacer("/", "-").Replace(r.id)
+	if r.attempt > 0 {
+		id += fmt.Sprintf("-%d", r.attempt+1)
+	}
 	a := args{
 		scenario: r.scenario, bootstrap: b.cluster.Seeds()[0],
 		appID:     fmt.Sprintf("bench-%s-%s-%s", id, ct.name, b.nonce),
