@@ -38,7 +38,7 @@ demo:
 demo-pageviews:
 	cd examples && $(GO) run ./cmd/pageviews $(DEMO_ARGS)
 
-## bench: throughput figures on real Kafka, as ratios to a baseline of the same run (BENCH_ARGS="-records 200000")
+## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6); prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
 bench:
 	@image=$$(bash $(IMAGE_DIR)/select.sh) && \
 	cd integration && KAFKA_IMAGE=$$image $(GO) run ./cmd/bench $(BENCH_ARGS)

@@ -1,180 +1,106 @@
-// Command bench measures Eddy against real Kafka and prints its figures as a table, with
-// ratios against a baseline measured in the same run on the same broker. It starts the
-// broker with the test harness (so KAFKA_IMAGE and KAFKA_BOOTSTRAP apply), preloads the
-// input once, and runs each scenario on it in turn.
+// Command bench runs the benchmarks of issue 6 side by side: Eddy, Kafka Streams and a
+// raw-client ceiling, each a separate process against one real broker, every figure
+// measured the same way from outside the contender. It starts the broker with the test
+// harness (so KAFKA_IMAGE and KAFKA_BOOTSTRAP apply), preloads the inputs once with one
+// producer, runs every selected scenario for every contender in turn, prints a table and
+// writes it, with the machine, the versions and the command, to BENCHMARKS.md.
 //
 //	make bench                       (or: cd integration && go run ./cmd/bench)
+//	go run ./cmd/bench -records 100000 -contenders eddy,ceiling     (a quick run)
 //
-// Scenario so far: a stateful count (a Pebble store with its changelog) at least once
-// and exactly once with commit intervals of 100 ms and 1 s.
+// Contenders take the same flags (see bench-eddy): ceiling is integration/cmd/bench-ceiling,
+// eddy is integration/cmd/bench-eddy, both built with go build into a temporary directory;
+// kafka-streams runs the command line that integration/bench/kafkastreams/build.sh prints,
+// and is skipped ("not built: why") when that script is absent or fails.
+//
+// The default matrix runs every scenario once on 100-byte values and 10,000 keys
+// (-records input records each), plus the pass-through on 1 KiB values (a quarter of the
+// records, the same bytes order of magnitude) and the count on 1,000,000 keys; -full runs
+// every throughput scenario on all four inputs (100 B and 1 KiB values × 10,000 and
+// 1,000,000 keys).
+//
+// What is measured:
+//   - throughput: input records / (LogAppendTime of the last output record − that of the
+//     first): the output topics are created with message.timestamp.type=LogAppendTime.
+//     A run ends when the contender's group has committed the end offsets of the input.
+//     MB/s counts input key and value bytes. Where the record cache is on (count and
+//     windowed counts), output leaves only at commits, so the first output comes a
+//     commit interval after processing starts: those rows time every contender from when
+//     its consumer group is first seen Stable with a member (DescribeGroups every 10 ms)
+//     to the last output append.
+//   - CPU seconds per million input records: utime+stime of /proc/<pid>/stat, read when
+//     the run ends (start-up included), and peak RSS: VmHWM of /proc/<pid>/status.
+//   - latency: pass-through under exactly-once at 100 ms, input produced at a fixed rate;
+//     latency = consume time (read_committed) − the record's timestamp, set at produce.
+//   - restoration: a count (record cache off, so that output follows input) over the
+//     restore input (one record per key), stopped cleanly, then started again on its
+//     state ("restart": time from start to the output of a probe record produced right
+//     after start), stopped, its state directory deleted, and started again ("restore":
+//     the same time, and changelog records / that time).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"os"
-	"runtime"
+	"strings"
 	"time"
-
-	"github.com/eddy-streams/eddy"
-	"github.com/eddy-streams/eddy/integration/kafkatest"
-	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+type config struct {
+	records, smallKeys, largeKeys, restoreKeys int
+	partitions                                 int32
+	commitMs                                   int
+	cacheBytes                                 int64
+	latencyRate, latencySeconds                int
+	timeout                                    time.Duration
+	scenarios, contenders                      map[string]bool
+	full, warmup                               bool
+	out                                        string
+	kafkaStreamsDir                            string
+	repeat                                     int
+}
+
 func main() {
-	records := flag.Int("records", 1_000_000, "input records")
-	keys := flag.Int("keys", 10_000, "distinct keys")
-	valueSize := flag.Int("value-bytes", 100, "bytes per value")
+	var c config
+	var scenarios, contenders string
+	flag.IntVar(&c.records, "records", 1_000_000, "input records of each throughput input (1 KiB inputs: a quarter of it)")
+	flag.IntVar(&c.smallKeys, "keys", 10_000, "distinct keys of the small key space")
+	flag.IntVar(&c.largeKeys, "large-keys", 1_000_000, "distinct keys of the large key space")
+	flag.IntVar(&c.restoreKeys, "restore-keys", 1_000_000, "keys (one record each) of the store that restore and restart measure")
 	partitions := flag.Int("partitions", 8, "partitions of every topic")
+	flag.IntVar(&c.commitMs, "commit-ms", 1000, "commit interval of the at-least-once scenarios, ms")
+	flag.Int64Var(&c.cacheBytes, "cache-bytes", 10<<20, "record cache bytes of a contender when the cache is on (Kafka Streams' default)")
+	flag.IntVar(&c.latencyRate, "latency-rate", 5000, "input records per second of the latency scenario")
+	flag.IntVar(&c.latencySeconds, "latency-seconds", 20, "how long the latency scenario produces")
+	flag.DurationVar(&c.timeout, "timeout", 10*time.Minute, "longest wait for a contender to process its input")
+	flag.StringVar(&scenarios, "scenarios", "", "comma-separated rows or scenario names to run (default all): "+strings.Join(scenarioNames(), ","))
+	flag.StringVar(&contenders, "contenders", "ceiling,eddy,kafka-streams", "comma-separated contenders")
+	flag.BoolVar(&c.full, "full", false, "run every throughput scenario on every input (100 B / 1 KiB × small / large key space)")
+	flag.BoolVar(&c.warmup, "warmup", true, "run an unreported pass-through first, so that the broker's JVM is warm")
+	flag.StringVar(&c.kafkaStreamsDir, "kafkastreams-dir", "bench/kafkastreams", "directory of the Kafka Streams contender's build.sh, relative to the integration module")
+	flag.IntVar(&c.repeat, "repeat", 1, "runs of each row and contender; the table shows the run with the median figure")
+	flag.StringVar(&c.out, "out", "../BENCHMARKS.md", "where to write the report; empty: nowhere")
 	flag.Parse()
-	if err := run(*records, *keys, *valueSize, int32(*partitions)); err != nil {
+	c.partitions = int32(*partitions)
+	c.scenarios = set(scenarios)
+	c.contenders = set(contenders)
+	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-var counts = store.KeyValue("counts", serde.String(), serde.Int64())
-
-type counter struct{ kv store.KV[string, int64] }
-
-func (c *counter) Init(ctx processor.InitContext) error { c.kv = counts.From(ctx); return nil }
-
-func (c *counter) Process(ctx processor.Context[string, int64], r processor.Record[string, []byte]) error {
-	n, _, err := c.kv.Get(r.Key)
-	if err != nil {
-		return err
+func set(list string) map[string]bool {
+	if list == "" {
+		return nil
 	}
-	if err := c.kv.Put(r.Key, n+1); err != nil {
-		return err
-	}
-	ctx.Forward(processor.Record[string, int64]{Key: r.Key, Value: n + 1, Timestamp: r.Timestamp})
-	return nil
-}
-
-type scenario struct {
-	name string
-	opts []eddy.Opt
-}
-
-func run(records, keys, valueSize int, partitions int32) error {
-	ctx := context.Background()
-	cluster, err := kafkatest.Start(ctx)
-	if err != nil {
-		return err
-	}
-	defer cluster.Close(context.Background())
-	fmt.Printf("broker: %s\nmachine: %d CPUs, %s/%s, %s\n", cluster, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
-
-	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.Seeds()...), kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	admin := kadm.NewClient(client)
-	input := "bench-input"
-	if _, err := admin.CreateTopic(ctx, partitions, -1, nil, input); err != nil {
-		return fmt.Errorf("creating %s: %w", input, err)
-	}
-	began := time.Now()
-	rng := rand.New(rand.NewPCG(1, 1))
-	value := make([]byte, valueSize)
-	for range records {
-		client.Produce(ctx, &kgo.Record{Topic: input, Key: fmt.Appendf(nil, "key-%06d", rng.IntN(keys)), Value: value}, nil)
-	}
-	if err := client.Flush(ctx); err != nil {
-		return err
-	}
-	fmt.Printf("input: %d records, %d keys, %d-byte values, %d partitions, no compression; preloaded in %s\n\n",
-		records, keys, valueSize, partitions, time.Since(began).Round(time.Millisecond))
-
-	scenarios := []scenario{
-		{"stateful count, at least once (commit 30 s)", nil},
-		{"stateful count, exactly once, commit 100 ms", []eddy.Opt{eddy.ExactlyOnce()}},
-		{"stateful count, exactly once, commit 1 s", []eddy.Opt{eddy.ExactlyOnce(), eddy.CommitInterval(time.Second)}},
-	}
-	// The broker's JVM is cold at first: an unreported run warms it up, or the first
-	// scenario would pay for it.
-	if _, err := admin.CreateTopic(ctx, partitions, -1, nil, "bench-warm-up"); err != nil {
-		return fmt.Errorf("creating the warm-up output: %w", err)
-	}
-	if _, err := runScenario(ctx, cluster, input, "bench-warm-up", "bench-warm-up", int64(records), nil); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
-	}
-	fmt.Printf("%-46s %12s %10s %14s\n", "scenario", "records/s", "seconds", "vs baseline")
-	var baseline float64
-	for i, sc := range scenarios {
-		output := fmt.Sprintf("bench-output-%d", i)
-		if _, err := admin.CreateTopic(ctx, partitions, -1, nil, output); err != nil {
-			return fmt.Errorf("creating %s: %w", output, err)
-		}
-		took, err := runScenario(ctx, cluster, input, output, fmt.Sprintf("bench-%d", i), int64(records), sc.opts)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.name, err)
-		}
-		rate := float64(records) / took.Seconds()
-		if i == 0 {
-			baseline = rate
-		}
-		fmt.Printf("%-46s %12.0f %10.2f %13.2fx\n", sc.name, rate, took.Seconds(), rate/baseline)
-	}
-	fmt.Println("\nrecords/s: input records over the time from App.Run until the App has processed them all (App.Stats; includes joining the group).")
-	return nil
-}
-
-// runScenario runs one App over the preloaded input until it has processed every input
-// record, and returns how long that took.
-func runScenario(ctx context.Context, cluster *kafkatest.Cluster, input, output, appID string, records int64, opts []eddy.Opt) (time.Duration, error) {
-	b := topology.NewBuilder()
-	topology.AddSource(b, "in", serde.String(), serde.Bytes(), []string{input})
-	topology.AddProcessor(b, "count", func() processor.Processor[string, []byte, string, int64] { return &counter{} }, "in")
-	topology.AddStore(b, counts, "count")
-	topology.AddSink(b, "out", output, serde.String(), serde.Int64(), []string{"count"})
-	topo, err := b.Build()
-	if err != nil {
-		return 0, err
-	}
-	stateDir, err := os.MkdirTemp("", "eddy-bench-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(stateDir)
-	app, err := eddy.New(topo, append([]eddy.Opt{
-		eddy.ApplicationID(appID),
-		eddy.SeedBrokers(cluster.Seeds()...),
-		eddy.StateDir(stateDir),
-		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-		eddy.ClientOptions(kgo.ProducerBatchCompression(kgo.NoCompression())),
-	}, opts...)...)
-	if err != nil {
-		return 0, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	began := time.Now()
-	go func() { done <- app.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-	for {
-		select {
-		case err := <-done:
-			done <- err
-			return 0, fmt.Errorf("the app stopped: %w", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-		processed := app.Stats().Processed
-		if processed >= records {
-			return time.Since(began), nil
-		}
-		if time.Since(began) > 10*time.Minute {
-			return 0, fmt.Errorf("only %d of %d input records processed after 10 minutes", processed, records)
+	m := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
 		}
 	}
+	return m
 }
