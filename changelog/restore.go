@@ -9,6 +9,7 @@ import (
 
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -66,10 +67,7 @@ func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
 	for _, t := range targets {
 		topics = append(topics, t.Topic)
 	}
-	starts, err := r.Admin.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := ListOffsets(ctx, r.Admin.ListStartOffsets, topics)
 	if err != nil {
 		return fmt.Errorf("changelog: listing start offsets: %w", err)
 	}
@@ -77,10 +75,7 @@ func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
 	if r.ReadCommitted {
 		list = r.Admin.ListCommittedOffsets
 	}
-	ends, err := list(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := ListOffsets(ctx, list, topics)
 	if err != nil {
 		return fmt.Errorf("changelog: listing end offsets: %w", err)
 	}
@@ -96,6 +91,32 @@ func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
 		}
 	}
 	return nil
+}
+
+// listRetryFor bounds how long listOffsets retries retriable errors.
+const listRetryFor = 30 * time.Second
+
+// ListOffsets lists the offsets of topics with list (a kadm.Client's ListStartOffsets,
+// ListEndOffsets or ListCommittedOffsets), retrying while the cluster answers with a
+// retriable error, such as a partition without a leader just after a broker came back
+// from an outage, for up to 30 s or until ctx ends. The engine's global stores use it
+// too.
+func ListOffsets(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), topics []string) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(listRetryFor)
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		offsets, err := list(ctx, topics...)
+		if err == nil {
+			err = offsets.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().Add(backoff).After(deadline) {
+			return offsets, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
 }
 
 func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64) error {

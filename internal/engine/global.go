@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -136,28 +137,19 @@ func (g *globals) openDB() error {
 func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 	began := time.Now()
 	topics := slices.Sorted(maps.Keys(g.byTopic))
-	starts, err := gc.admin.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := changelog.ListOffsets(ctx, gc.admin.ListStartOffsets, topics)
 	if err != nil {
 		return fmt.Errorf("global stores: listing start offsets: %w", err)
 	}
 	// The log ends at the high watermark; under read_committed reading ends at the last
 	// stable offset, which may be lower (an open transaction).
-	highs, err := gc.admin.ListEndOffsets(ctx, topics...)
-	if err == nil {
-		err = highs.Error()
-	}
+	highs, err := changelog.ListOffsets(ctx, gc.admin.ListEndOffsets, topics)
 	if err != nil {
 		return fmt.Errorf("global stores: listing end offsets: %w", err)
 	}
 	ends := highs
 	if gc.readCommitted {
-		ends, err = gc.admin.ListCommittedOffsets(ctx, topics...)
-		if err == nil {
-			err = ends.Error()
-		}
+		ends, err = changelog.ListOffsets(ctx, gc.admin.ListCommittedOffsets, topics)
 		if err != nil {
 			return fmt.Errorf("global stores: listing last stable offsets: %w", err)
 		}
