@@ -6,65 +6,34 @@
 // flushes the producer and commits the polled offsets every --commit-interval-ms;
 // exactly once, a kgo.GroupTransactSession commits a transaction that often. The join
 // reads the whole table topic into a map before it starts. It takes the flags every
-// contender takes (see bench-eddy); --cache-bytes is accepted and ignored (no cache).
+// contender takes (package integration/internal/contender); --cache-bytes is accepted and
+// ignored (no cache).
 package main
 
 import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/eddy-streams/eddy/integration/internal/contender"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-type flags struct {
-	scenario, bootstrap, appID, stateDir, input, output, table, guarantee string
-	commitMs, cacheBytes                                                  int64
-	threads                                                               int
-}
-
 func main() {
-	var f flags
-	flag.StringVar(&f.scenario, "scenario", "", "passthrough, count, tumbling-count, hopping-count, join or latency")
-	flag.StringVar(&f.bootstrap, "bootstrap", "", "seed broker, host:port")
-	flag.StringVar(&f.appID, "app-id", "", "consumer group (and transactional id prefix)")
-	flag.StringVar(&f.stateDir, "state-dir", "", "state directory")
-	flag.StringVar(&f.input, "input", "", "input topic")
-	flag.StringVar(&f.output, "output", "", "output topic")
-	flag.StringVar(&f.table, "table", "", "table topic (join)")
-	flag.StringVar(&f.guarantee, "guarantee", "at_least_once", "at_least_once or exactly_once")
-	flag.Int64Var(&f.commitMs, "commit-interval-ms", 1000, "commit interval in milliseconds")
-	flag.Int64Var(&f.cacheBytes, "cache-bytes", 0, "ignored: the ceiling has no cache")
-	flag.IntVar(&f.threads, "threads", 1, "processing threads (only 1)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, f); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-ceiling:", err)
-		os.Exit(1)
-	}
+	contender.Main("bench-ceiling", 0, "ignored: the ceiling has no cache", run)
 }
 
 // mapper turns one input record into its output records, appended to out.
 type mapper func(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, error)
 
-func run(ctx context.Context, f flags) error {
-	if f.threads != 1 {
-		return fmt.Errorf("--threads %d: the ceiling is one loop", f.threads)
-	}
-	if f.bootstrap == "" || f.appID == "" || f.stateDir == "" || f.input == "" || f.output == "" {
-		return errors.New("--bootstrap, --app-id, --state-dir, --input and --output are required")
-	}
+func run(ctx context.Context, f contender.Flags) error {
 	m, closeState, err := newMapper(ctx, f)
 	if err != nil {
 		return err
@@ -72,27 +41,23 @@ func run(ctx context.Context, f flags) error {
 	defer closeState()
 
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(f.bootstrap),
-		kgo.ConsumerGroup(f.appID),
-		kgo.ConsumeTopics(f.input),
+		kgo.SeedBrokers(f.Bootstrap),
+		kgo.ConsumerGroup(f.AppID),
+		kgo.ConsumeTopics(f.Input),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)),
 	}
-	interval := time.Duration(f.commitMs) * time.Millisecond
-	switch f.guarantee {
-	case "at_least_once":
-		return atLeastOnce(ctx, opts, interval, m)
-	case "exactly_once":
-		return exactlyOnce(ctx, append(opts,
-			kgo.TransactionalID(f.appID+"-ceiling"),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
-		), interval, m)
+	if !f.ExactlyOnce {
+		return atLeastOnce(ctx, opts, f.CommitInterval, m)
 	}
-	return fmt.Errorf("--guarantee %q: at_least_once or exactly_once", f.guarantee)
+	return exactlyOnce(ctx, append(opts,
+		kgo.TransactionalID(f.AppID+"-ceiling"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+	), f.CommitInterval, m)
 }
 
 // produceErr keeps the first error of an asynchronous produce.
@@ -123,49 +88,20 @@ func atLeastOnce(ctx context.Context, opts []kgo.Opt, interval time.Duration, m 
 		return err
 	}
 	defer client.Close()
-	fmt.Println("ready")
 	var perr produceErr
-	commit := func(ctx context.Context) error {
-		if err := client.Flush(ctx); err != nil {
-			return err
-		}
-		if err := perr.get(); err != nil {
-			return fmt.Errorf("producing: %w", err)
-		}
-		return client.CommitUncommittedOffsets(ctx)
-	}
-	next := time.Now().Add(interval)
-	var out []*kgo.Record
-	for {
-		pollCtx, cancel := context.WithDeadline(ctx, next)
-		fetches := client.PollRecords(pollCtx, 10_000)
-		cancel()
-		if ctx.Err() != nil {
-			return commit(context.Background())
-		}
-		if err := fetchErr(fetches); err != nil {
-			return err
-		}
-		var ferr error
-		fetches.EachRecord(func(r *kgo.Record) {
-			if ferr != nil {
-				return
+	return loop(ctx, interval, m, &perr, loopClient{
+		poll:    client.PollRecords,
+		produce: client.Produce,
+		commit: func(ctx context.Context) error {
+			if err := client.Flush(ctx); err != nil {
+				return err
 			}
-			out, ferr = m(r, out[:0])
-			for _, o := range out {
-				client.Produce(ctx, o, perr.promise)
+			if err := perr.get(); err != nil {
+				return fmt.Errorf("producing: %w", err)
 			}
-		})
-		if ferr != nil {
-			return ferr
-		}
-		if !time.Now().Before(next) {
-			if err := commit(ctx); err != nil {
-				return fmt.Errorf("commit: %w", err)
-			}
-			next = time.Now().Add(interval)
-		}
-	}
+			return client.CommitUncommittedOffsets(ctx)
+		},
+	})
 }
 
 func exactlyOnce(ctx context.Context, opts []kgo.Opt, interval time.Duration, m mapper) error {
@@ -174,40 +110,70 @@ func exactlyOnce(ctx context.Context, opts []kgo.Opt, interval time.Duration, m 
 		return err
 	}
 	defer s.Close()
-	fmt.Println("ready")
 	var perr produceErr
 	inTxn := false
-	end := func(ctx context.Context) error {
-		if !inTxn {
-			return nil
-		}
-		inTxn = false
-		commit := kgo.TryCommit
-		if perr.get() != nil {
-			commit = kgo.TryAbort
-		}
-		if _, err := s.End(ctx, commit); err != nil {
-			return err
-		}
-		return perr.get()
-	}
-	next := time.Now().Add(interval)
-	var out []*kgo.Record
-	for {
-		pollCtx, cancel := context.WithDeadline(ctx, next)
-		fetches := s.PollRecords(pollCtx, 10_000)
-		cancel()
-		if ctx.Err() != nil {
-			return end(context.Background())
-		}
-		if err := fetchErr(fetches); err != nil {
-			return err
-		}
-		if !fetches.Empty() && !inTxn {
+	return loop(ctx, interval, m, &perr, loopClient{
+		poll:    s.PollRecords,
+		produce: s.Produce,
+		begin: func() error {
+			if inTxn {
+				return nil
+			}
 			if err := s.Begin(); err != nil {
 				return err
 			}
 			inTxn = true
+			return nil
+		},
+		commit: func(ctx context.Context) error {
+			if !inTxn {
+				return nil
+			}
+			inTxn = false
+			commit := kgo.TryCommit
+			if perr.get() != nil {
+				commit = kgo.TryAbort
+			}
+			if _, err := s.End(ctx, commit); err != nil {
+				return err
+			}
+			return perr.get()
+		},
+	})
+}
+
+// loopClient is what loop needs of a client: at least once a plain client, exactly once
+// a GroupTransactSession.
+type loopClient struct {
+	poll    func(ctx context.Context, maxRecords int) kgo.Fetches
+	produce func(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+	// begin, when set, runs before the records of a poll that returned any are produced
+	// (a transaction's Begin).
+	begin func() error
+	// commit makes what was produced and polled so far durable.
+	commit func(ctx context.Context) error
+}
+
+// loop is the ceiling: it polls, maps each record, produces what it maps to, and commits
+// every interval and when ctx ends. It prints "ready" as it starts.
+func loop(ctx context.Context, interval time.Duration, m mapper, perr *produceErr, c loopClient) error {
+	fmt.Println("ready")
+	next := time.Now().Add(interval)
+	var out []*kgo.Record
+	for {
+		pollCtx, cancel := context.WithDeadline(ctx, next)
+		fetches := c.poll(pollCtx, 10_000)
+		cancel()
+		if ctx.Err() != nil {
+			return c.commit(context.Background())
+		}
+		if err := fetchErr(fetches); err != nil {
+			return err
+		}
+		if c.begin != nil && !fetches.Empty() {
+			if err := c.begin(); err != nil {
+				return err
+			}
 		}
 		var ferr error
 		fetches.EachRecord(func(r *kgo.Record) {
@@ -216,14 +182,14 @@ func exactlyOnce(ctx context.Context, opts []kgo.Opt, interval time.Duration, m 
 			}
 			out, ferr = m(r, out[:0])
 			for _, o := range out {
-				s.Produce(ctx, o, perr.promise)
+				c.produce(ctx, o, perr.promise)
 			}
 		})
 		if ferr != nil {
 			return ferr
 		}
 		if !time.Now().Before(next) {
-			if err := end(ctx); err != nil {
+			if err := c.commit(ctx); err != nil {
 				return fmt.Errorf("commit: %w", err)
 			}
 			next = time.Now().Add(interval)
@@ -243,9 +209,9 @@ func fetchErr(fetches kgo.Fetches) error {
 }
 
 // newMapper returns the scenario's per-record work and what releases its state.
-func newMapper(ctx context.Context, f flags) (mapper, func(), error) {
+func newMapper(ctx context.Context, f contender.Flags) (mapper, func(), error) {
 	nothing := func() {}
-	switch f.scenario {
+	switch f.Scenario {
 	case "passthrough", "latency":
 		return func(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, error) {
 			v := make([]byte, len(r.Value))
@@ -253,13 +219,13 @@ func newMapper(ctx context.Context, f flags) (mapper, func(), error) {
 			if len(v) > 0 {
 				v[0]++
 			}
-			return append(out, &kgo.Record{Topic: f.output, Key: r.Key, Value: v, Timestamp: r.Timestamp}), nil
+			return append(out, &kgo.Record{Topic: f.Output, Key: r.Key, Value: v, Timestamp: r.Timestamp}), nil
 		}, nothing, nil
 	case "join":
-		if f.table == "" {
+		if f.Table == "" {
 			return nil, nil, errors.New("--table is required by the join")
 		}
-		table, err := readTable(ctx, f.bootstrap, f.table)
+		table, err := readTable(ctx, f.Bootstrap, f.Table)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -270,13 +236,13 @@ func newMapper(ctx context.Context, f flags) (mapper, func(), error) {
 			}
 			v := make([]byte, 0, len(r.Value)+len(tv))
 			v = append(append(v, r.Value...), tv...)
-			return append(out, &kgo.Record{Topic: f.output, Key: r.Key, Value: v, Timestamp: r.Timestamp}), nil
+			return append(out, &kgo.Record{Topic: f.Output, Key: r.Key, Value: v, Timestamp: r.Timestamp}), nil
 		}, nothing, nil
 	case "count", "tumbling-count", "hopping-count":
 	default:
-		return nil, nil, fmt.Errorf("--scenario %q: unknown", f.scenario)
+		return nil, nil, fmt.Errorf("--scenario %q: unknown", f.Scenario)
 	}
-	dir := filepath.Join(f.stateDir, f.appID)
+	dir := filepath.Join(f.StateDir, f.AppID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
@@ -305,17 +271,17 @@ func newMapper(ctx context.Context, f flags) (mapper, func(), error) {
 		count := binary.BigEndian.AppendUint64(nil, n+1)
 		return count, db.Set(key, count, pebble.NoSync)
 	}
-	if f.scenario == "count" {
+	if f.Scenario == "count" {
 		return func(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, error) {
 			count, err := increment(r.Key)
 			if err != nil {
 				return out, err
 			}
-			return append(out, &kgo.Record{Topic: f.output, Key: r.Key, Value: count, Timestamp: r.Timestamp}), nil
+			return append(out, &kgo.Record{Topic: f.Output, Key: r.Key, Value: count, Timestamp: r.Timestamp}), nil
 		}, closeDB, nil
 	}
 	size, advance := int64(1000), int64(1000)
-	if f.scenario == "hopping-count" {
+	if f.Scenario == "hopping-count" {
 		size = 10_000
 	}
 	return func(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, error) {
@@ -330,7 +296,7 @@ func newMapper(ctx context.Context, f flags) (mapper, func(), error) {
 			if err != nil {
 				return out, err
 			}
-			out = append(out, &kgo.Record{Topic: f.output, Key: key, Value: count, Timestamp: r.Timestamp})
+			out = append(out, &kgo.Record{Topic: f.Output, Key: key, Value: count, Timestamp: r.Timestamp})
 		}
 		return out, nil
 	}, closeDB, nil

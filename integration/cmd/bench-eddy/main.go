@@ -27,87 +27,51 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/integration/internal/contender"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-type flags struct {
-	scenario, bootstrap, appID, stateDir, input, output, table, guarantee string
-	commitMs, cacheBytes                                                  int64
-	threads                                                               int
-}
-
 func main() {
-	var f flags
-	flag.StringVar(&f.scenario, "scenario", "", "passthrough, count, tumbling-count, hopping-count, join or latency")
-	flag.StringVar(&f.bootstrap, "bootstrap", "", "seed broker, host:port")
-	flag.StringVar(&f.appID, "app-id", "", "application id")
-	flag.StringVar(&f.stateDir, "state-dir", "", "state directory")
-	flag.StringVar(&f.input, "input", "", "input topic")
-	flag.StringVar(&f.output, "output", "", "output topic")
-	flag.StringVar(&f.table, "table", "", "table topic (join)")
-	flag.StringVar(&f.guarantee, "guarantee", "at_least_once", "at_least_once or exactly_once")
-	flag.Int64Var(&f.commitMs, "commit-interval-ms", 1000, "commit interval in milliseconds")
-	flag.Int64Var(&f.cacheBytes, "cache-bytes", 10<<20, "record cache bytes of the instance; 0 = off")
-	flag.IntVar(&f.threads, "threads", 1, "processing threads (only 1)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, f); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-eddy:", err)
-		os.Exit(1)
-	}
+	contender.Main("bench-eddy", 10<<20, "record cache bytes of the instance; 0 = off", run)
 }
 
-func run(ctx context.Context, f flags) error {
-	if f.threads != 1 {
-		return fmt.Errorf("--threads %d: Eddy runs one processing loop per instance", f.threads)
-	}
-	if f.bootstrap == "" || f.appID == "" || f.stateDir == "" || f.input == "" || f.output == "" {
-		return errors.New("--bootstrap, --app-id, --state-dir, --input and --output are required")
-	}
+func run(ctx context.Context, f contender.Flags) error {
 	var opts []topology.BuilderOption
-	if f.cacheBytes == 0 {
+	if f.CacheBytes == 0 {
 		opts = append(opts, topology.WithoutRecordCache())
 	} else {
-		partitions, err := partitionCount(ctx, f.bootstrap, f.input)
+		partitions, err := partitionCount(ctx, f.Bootstrap, f.Input)
 		if err != nil {
 			return err
 		}
-		opts = append(opts, topology.RecordCacheMaxBytes(max(1, f.cacheBytes/int64(partitions))))
+		opts = append(opts, topology.RecordCacheMaxBytes(max(1, f.CacheBytes/int64(partitions))))
 	}
 	topo, err := build(f, topology.NewBuilder(opts...))
 	if err != nil {
 		return err
 	}
 	appOpts := []eddy.Opt{
-		eddy.ApplicationID(f.appID),
-		eddy.SeedBrokers(f.bootstrap),
-		eddy.StateDir(f.stateDir),
-		eddy.CommitInterval(time.Duration(f.commitMs) * time.Millisecond),
+		eddy.ApplicationID(f.AppID),
+		eddy.SeedBrokers(f.Bootstrap),
+		eddy.StateDir(f.StateDir),
+		eddy.CommitInterval(f.CommitInterval),
 		eddy.ReplicationFactor(1),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		eddy.ClientOptions(kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(5*time.Millisecond)),
 	}
-	switch f.guarantee {
-	case "at_least_once":
-	case "exactly_once":
+	if f.ExactlyOnce {
 		appOpts = append(appOpts, eddy.ExactlyOnce())
-	default:
-		return fmt.Errorf("--guarantee %q: at_least_once or exactly_once", f.guarantee)
 	}
-	if f.scenario == "join" && f.guarantee != "exactly_once" {
+	if f.Scenario == "join" && !f.ExactlyOnce {
 		// The table must be read before the stream records that look it up. Kafka
 		// Streams' default max.task.idle.ms=0 waits for a fetch in flight to an empty
 		// partition; Eddy's MaxTaskIdle(0) does not wait at all, so the stream's first
@@ -132,9 +96,9 @@ func run(ctx context.Context, f flags) error {
 }
 
 // build returns the scenario's topology.
-func build(f flags, b *topology.Builder) (*topology.Topology, error) {
-	in := topology.StreamFrom(b, f.input, serde.Bytes(), serde.Bytes())
-	switch f.scenario {
+func build(f contender.Flags, b *topology.Builder) (*topology.Topology, error) {
+	in := topology.StreamFrom(b, f.Input, serde.Bytes(), serde.Bytes())
+	switch f.Scenario {
 	case "passthrough", "latency":
 		out := topology.MapValues(in, func(_, v []byte) []byte {
 			w := make([]byte, len(v))
@@ -144,29 +108,29 @@ func build(f flags, b *topology.Builder) (*topology.Topology, error) {
 			}
 			return w
 		})
-		topology.To(out, f.output, serde.Bytes(), serde.Bytes())
+		topology.To(out, f.Output, serde.Bytes(), serde.Bytes())
 	case "count":
 		counts := topology.Count(topology.GroupByKey(in, "counts"), "counts")
-		topology.To(topology.ToStream(counts), f.output, serde.Bytes(), serde.Int64())
+		topology.To(topology.ToStream(counts), f.Output, serde.Bytes(), serde.Int64())
 	case "tumbling-count", "hopping-count":
 		windows := topology.TimeWindowsOfSizeWithNoGrace(time.Second)
-		if f.scenario == "hopping-count" {
+		if f.Scenario == "hopping-count" {
 			windows = topology.TimeWindowsOfSizeWithNoGrace(10 * time.Second).AdvanceBy(time.Second)
 		}
 		counts := topology.WindowedCount(topology.WindowedBy(topology.GroupByKey(in, "counts"), windows), "counts")
-		topology.To(topology.ToStream(counts), f.output, topology.TimeWindowedSerde(serde.Bytes(), windows.Size()), serde.Int64())
+		topology.To(topology.ToStream(counts), f.Output, topology.TimeWindowedSerde(serde.Bytes(), windows.Size()), serde.Int64())
 	case "join":
-		if f.table == "" {
+		if f.Table == "" {
 			return nil, errors.New("--table is required by the join")
 		}
-		table := topology.TableFrom(b, f.table, "table", serde.Bytes(), serde.Bytes())
+		table := topology.TableFrom(b, f.Table, "table", serde.Bytes(), serde.Bytes())
 		joined := topology.Join(in, table, "join", func(_, v, tv []byte) []byte {
 			out := make([]byte, 0, len(v)+len(tv))
 			return append(append(out, v...), tv...)
 		})
-		topology.To(joined, f.output, serde.Bytes(), serde.Bytes())
+		topology.To(joined, f.Output, serde.Bytes(), serde.Bytes())
 	default:
-		return nil, fmt.Errorf("--scenario %q: unknown", f.scenario)
+		return nil, fmt.Errorf("--scenario %q: unknown", f.Scenario)
 	}
 	return b.Build()
 }
