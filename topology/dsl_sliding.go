@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/eddy-streams/eddy/store"
 )
 
 // slidingWindowAggregator is the processor of an aggregation over SlidingWindows. It
@@ -22,19 +20,8 @@ import (
 // The windows of a key from t-2d to t+1 tell which of these exist. Records earlier than
 // d share the window [0, d], since windows do not start before 0.
 type slidingWindowAggregator[K, V, VA any] struct {
-	windowedCache[K, V, VA]
-	spec  SlidingWindows
-	emit  EmitStrategy
-	def   store.WindowDef[K, ValueAndTimestamp[VA]]
-	ws    store.Windows[K, ValueAndTimestamp[VA]]
-	first func(K, V) VA
-	add   func(K, V, VA) VA
-}
-
-func (a *slidingWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
-	a.ws = a.def.From(ctx)
-	a.reopen = func() { a.ws = a.def.From(ctx) }
-	return a.initCache(ctx, a.emit)
+	windowStoreAggregator[K, V, VA]
+	spec SlidingWindows
 }
 
 // slidingWindow is a window of a key as the store holds it.

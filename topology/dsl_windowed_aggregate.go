@@ -131,14 +131,15 @@ func windowedAggregate[K, V, VA any](w TimeWindowedStream[K, V], name, operator 
 	base := windowedBase[K, V, VA]{node: node, late: w.late, keys: w.g.s.keys, finalDef: emitStore(storeName)}
 	windowKeys := TimeWindowedSerde(w.g.s.keys, size)
 	cached := windowedCache[K, V, VA]{windowedBase: base, cacheBytes: b.recordCacheBytes(), windowKeys: windowKeys, aggregates: aggregates}
+	folds := windowStoreAggregator[K, V, VA]{windowedCache: cached, emit: w.emit, def: def, first: first, add: add}
 	switch spec := w.windows.(type) {
 	case TimeWindows:
 		addDSLNode(b, node, func() dslProcessor[K, V, Windowed[K], Change[VA]] {
-			return &timeWindowAggregator[K, V, VA]{windowedCache: cached, spec: spec, emit: w.emit, def: def, first: first, add: add}
+			return &timeWindowAggregator[K, V, VA]{windowStoreAggregator: folds, spec: spec}
 		}, w.g.s.node)
 	case SlidingWindows:
 		addDSLNode(b, node, func() dslProcessor[K, V, Windowed[K], Change[VA]] {
-			return &slidingWindowAggregator[K, V, VA]{windowedCache: cached, spec: spec, emit: w.emit, def: def, first: first, add: add}
+			return &slidingWindowAggregator[K, V, VA]{windowStoreAggregator: folds, spec: spec}
 		}, w.g.s.node)
 	}
 	AddStore(b, def, node)
@@ -168,8 +169,14 @@ func windowStoreView[K, VA any](def store.WindowDef[K, ValueAndTimestamp[VA]], s
 // timeWindowAggregator is the processor of an aggregation over TimeWindows. Kafka
 // Streams: KStreamWindowAggregate.
 type timeWindowAggregator[K, V, VA any] struct {
+	windowStoreAggregator[K, V, VA]
+	spec TimeWindows
+}
+
+// windowStoreAggregator is what the aggregations over time and sliding windows share:
+// their window store, their emit strategy and how they fold records in.
+type windowStoreAggregator[K, V, VA any] struct {
 	windowedCache[K, V, VA]
-	spec  TimeWindows
 	emit  EmitStrategy
 	def   store.WindowDef[K, ValueAndTimestamp[VA]]
 	ws    store.Windows[K, ValueAndTimestamp[VA]]
@@ -177,7 +184,7 @@ type timeWindowAggregator[K, V, VA any] struct {
 	add   func(K, V, VA) VA
 }
 
-func (a *timeWindowAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
+func (a *windowStoreAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
 	a.reopen = func() { a.ws = a.def.From(ctx) }
 	return a.initCache(ctx, a.emit)
