@@ -3,8 +3,6 @@ package topology
 import (
 	"encoding/binary"
 	"fmt"
-	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -202,16 +200,7 @@ func addDSLNode[KIn, VIn, KOut, VOut any](b *Builder, name string, newProc func(
 	if b == nil {
 		return
 	}
-	n := &node{
-		kind:     processorKind,
-		name:     name,
-		parents:  slices.Clone(parents),
-		inKey:    reflect.TypeFor[KIn](),
-		inValue:  reflect.TypeFor[VIn](),
-		outKey:   reflect.TypeFor[KOut](),
-		outValue: reflect.TypeFor[VOut](),
-	}
-	b.add(n)
+	n := addProcessorNode[KIn, VIn, KOut, VOut](b, name, parents)
 	n.newProcessor = func() NodeProcessor {
 		return &dslAdapter[KIn, VIn, KOut, VOut]{node: name, p: newProc()}
 	}

@@ -31,16 +31,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 	if b == nil {
 		return
 	}
-	n := &node{
-		kind:     processorKind,
-		name:     name,
-		parents:  slices.Clone(parents),
-		inKey:    reflect.TypeFor[KIn](),
-		inValue:  reflect.TypeFor[VIn](),
-		outKey:   reflect.TypeFor[KOut](),
-		outValue: reflect.TypeFor[VOut](),
-	}
-	b.add(n)
+	n := addProcessorNode[KIn, VIn, KOut, VOut](b, name, parents)
 	if supplier == nil {
 		b.problemf("%s: supplier is nil", n)
 		return
@@ -73,6 +64,22 @@ func (p *flushingProcessor[KIn, VIn, KOut, VOut]) Flush() error {
 }
 
 func (p *flushingProcessor[KIn, VIn, KOut, VOut]) Discard() { p.f.Discard() }
+
+// addProcessorNode adds a processor node that takes records of KIn and VIn and forwards
+// records of KOut and VOut, without its processor: AddProcessor and the DSL set that.
+func addProcessorNode[KIn, VIn, KOut, VOut any](b *Builder, name string, parents []string) *node {
+	n := &node{
+		kind:     processorKind,
+		name:     name,
+		parents:  slices.Clone(parents),
+		inKey:    reflect.TypeFor[KIn](),
+		inValue:  reflect.TypeFor[VIn](),
+		outKey:   reflect.TypeFor[KOut](),
+		outValue: reflect.TypeFor[VOut](),
+	}
+	b.add(n)
+	return n
+}
 
 // erasedProcessor runs a typed user processor as a NodeProcessor.
 type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
