@@ -113,6 +113,8 @@ type args struct {
 	scenario, bootstrap, appID, stateDir, input, output, table, guarantee string
 	commitMs                                                              int
 	cacheBytes                                                            int64
+	// cpuProfile, when set, is passed as --cpuprofile (the Go contenders take it).
+	cpuProfile string
 }
 
 func (a args) list() []string {
@@ -124,6 +126,9 @@ func (a args) list() []string {
 	}
 	if a.table != "" {
 		l = append(l, "--table", a.table)
+	}
+	if a.cpuProfile != "" {
+		l = append(l, "--cpuprofile", a.cpuProfile)
 	}
 	return l
 }

@@ -59,6 +59,7 @@ type config struct {
 	full, warmup                               bool
 	out                                        string
 	kafkaStreamsDir                            string
+	profileDir                                 string
 	repeat                                     int
 }
 
@@ -80,6 +81,7 @@ func main() {
 	flag.BoolVar(&c.full, "full", false, "run every throughput scenario on every input (100 B / 1 KiB × small / large key space)")
 	flag.BoolVar(&c.warmup, "warmup", true, "run an unreported pass-through first, so that the broker's JVM is warm")
 	flag.StringVar(&c.kafkaStreamsDir, "kafkastreams-dir", "bench/kafkastreams", "directory of the Kafka Streams contender's build.sh, relative to the integration module")
+	flag.StringVar(&c.profileDir, "profile", "", "write a CPU profile of each run of a Go contender to this directory, as <app id>.cpu.pprof")
 	flag.IntVar(&c.repeat, "repeat", 1, "runs of each row and contender; the table shows the run with the median figure")
 	flag.StringVar(&c.out, "out", "../BENCHMARKS.md", "where to write the report; empty: nowhere")
 	flag.Parse()

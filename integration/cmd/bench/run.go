@@ -116,6 +116,11 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	fmt.Println("contender logs (stderr) in", b.logs)
+	if c.profileDir != "" {
+		if err := os.MkdirAll(c.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
 
 	for _, d := range sets {
 		if err := b.preload(ctx, d); err != nil {
@@ -285,6 +290,9 @@ func (b *bench) runArgs(ctx context.Context, ct *contender, r row, input string,
 		guarantee: r.guarantee, commitMs: r.commitMs, cacheBytes: r.cacheBytes,
 	}
 	a.output = a.appID + "-out"
+	if b.c.profileDir != "" && ct.name != "kafka-streams" {
+		a.cpuProfile = filepath.Join(b.c.profileDir, a.appID+".cpu.pprof")
+	}
 	a.stateDir = filepath.Join(b.tmp, "state", a.appID)
 	if err := os.MkdirAll(a.stateDir, 0o755); err != nil {
 		return a, err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -31,10 +32,11 @@ type Flags struct {
 // contender.
 func Main(name string, cacheDefault int64, cacheUsage string, run func(ctx context.Context, f Flags) error) {
 	var (
-		f         Flags
-		guarantee string
-		commitMs  int64
-		threads   int
+		f          Flags
+		guarantee  string
+		commitMs   int64
+		threads    int
+		cpuProfile string
 	)
 	flag.StringVar(&f.Scenario, "scenario", "", "passthrough, count, tumbling-count, hopping-count, join or latency")
 	flag.StringVar(&f.Bootstrap, "bootstrap", "", "seed broker, host:port")
@@ -47,6 +49,7 @@ func Main(name string, cacheDefault int64, cacheUsage string, run func(ctx conte
 	flag.Int64Var(&commitMs, "commit-interval-ms", 1000, "commit interval in milliseconds")
 	flag.Int64Var(&f.CacheBytes, "cache-bytes", cacheDefault, cacheUsage)
 	flag.IntVar(&threads, "threads", 1, "processing threads (only 1)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (Go contenders only)")
 	flag.Parse()
 	f.CommitInterval = time.Duration(commitMs) * time.Millisecond
 
@@ -54,7 +57,7 @@ func Main(name string, cacheDefault int64, cacheUsage string, run func(ctx conte
 	if err == nil {
 		f.ExactlyOnce = guarantee == "exactly_once"
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err = run(ctx, f)
+		err = profiled(cpuProfile, func() error { return run(ctx, f) })
 		stop()
 	}
 	if err != nil {
@@ -74,4 +77,22 @@ func check(f Flags, guarantee string, threads int) error {
 		return fmt.Errorf("--guarantee %q: at_least_once or exactly_once", guarantee)
 	}
 	return nil
+}
+
+// profiled runs fn, with the CPU profiler on when path is not empty.
+func profiled(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return err
+	}
+	err = fn()
+	pprof.StopCPUProfile()
+	return errors.Join(err, out.Close())
 }
