@@ -308,10 +308,12 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 
 // KeyValueStore returns a key-value store of the topology, as its processors see it but
 // without changelog logging, or a global store; wrap it with the store's definition for
-// typed access: counts.Wrap(d.KeyValueStore("counts")).
+// typed access: counts.Wrap(d.KeyValueStore("counts")). A store with a cache
+// (store.WithCaching; the DSL's tables and aggregations) writes its cache back, to the
+// store and its changelog, before each call, as a commit would.
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	for _, t := range d.tasks {
-		if s, ok := t.RawStores()[name]; ok {
+		if s, ok := t.UnloggedStore(name); ok {
 			return s, nil
 		}
 	}

@@ -46,6 +46,9 @@ type Definition interface {
 	// (cleanup.policy=compact; a policy that includes compact, as window stores'
 	// compact,delete, is kept).
 	ChangelogConfig() map[string]string
+	// CacheBytes is the bound of the store's write-back cache in each task (see
+	// WithCaching and CachingStore); 0, the default, is no cache.
+	CacheBytes() int64
 }
 
 // Option configures a store definition.
@@ -54,11 +57,23 @@ type Option func(*options)
 type options struct {
 	logged          bool
 	changelogConfig map[string]string
+	cacheBytes      int64
 }
 
 // WithoutLogging keeps the store's writes out of any changelog: its state is lost with
 // its task's local directory. Kafka Streams: StoreBuilder#withLoggingDisabled.
 func WithoutLogging() Option { return func(o *options) { o.logged = false } }
+
+// WithCaching puts a write-back cache of at most maxBytes in front of the store in each
+// task (CachingStore): reads of cached keys and writes stay in memory until the engine
+// flushes them, before every commit, so that a key written many times between two
+// commits costs one store write and one changelog record. Stores read by key gain; stores
+// read by ranges do not (a range flushes the cache first). Default: no cache; the DSL
+// caches its table and aggregation stores unless the topology is built
+// WithoutRecordCache. maxBytes below 1 is no cache. Kafka Streams:
+// StoreBuilder#withCachingEnabled, sized by statestore.cache.max.bytes for all the
+// caches of an instance together.
+func WithCaching(maxBytes int64) Option { return func(o *options) { o.cacheBytes = max(0, maxBytes) } }
 
 // WithChangelogConfig sets topic configurations of the store's changelog topic, such as
 // min.compaction.lag.ms. Kafka Streams: StoreBuilder#withLoggingEnabled(config).
@@ -93,9 +108,10 @@ func KeyValue[K, V any](name string, keys serde.Serde[K], values serde.Serde[V],
 	return KeyValueDef[K, V]{name: name, keys: keys, values: values, opts: o}
 }
 
-func (d KeyValueDef[K, V]) Name() string { return d.name }
-func (d KeyValueDef[K, V]) Kind() Kind   { return KindKeyValue }
-func (d KeyValueDef[K, V]) Logged() bool { return d.opts.logged }
+func (d KeyValueDef[K, V]) Name() string      { return d.name }
+func (d KeyValueDef[K, V]) Kind() Kind        { return KindKeyValue }
+func (d KeyValueDef[K, V]) Logged() bool      { return d.opts.logged }
+func (d KeyValueDef[K, V]) CacheBytes() int64 { return d.opts.cacheBytes }
 
 // ChangelogConfig returns a copy of the changelog topic configuration set with options.
 func (d KeyValueDef[K, V]) ChangelogConfig() map[string]string {
@@ -126,7 +142,17 @@ func (d KeyValueDef[K, V]) From(ctx processor.InitContext) KV[K, V] {
 
 // Wrap returns the typed handle of a byte store, for the engine and the test driver.
 func (d KeyValueDef[K, V]) Wrap(s KeyValueStore) KV[K, V] {
-	return &typedKV[K, V]{s: s, keys: d.keys, values: d.values}
+	t := &typedKV[K, V]{s: s, keys: d.keys, values: d.values}
+	t.lender, _ = s.(lender)
+	return t
+}
+
+// lender is a store that lends the values it holds and keeps the values written to it,
+// sparing the typed handles a copy each way: CachingStore. A lent value is valid until
+// the store's next call; a kept value must not be used by the caller again.
+type lender interface {
+	getShared(key []byte) ([]byte, bool, error)
+	putOwned(key, value []byte) error
 }
 
 // KV is the typed handle of a key-value store. It has the concurrency rules of the
@@ -162,6 +188,8 @@ type typedKV[K, V any] struct {
 	s      KeyValueStore
 	keys   serde.Serde[K]
 	values serde.Serde[V]
+	// lender is s when it lends and keeps values, else nil.
+	lender lender
 }
 
 func (t *typedKV[K, V]) key(k K) ([]byte, error) {
@@ -186,7 +214,11 @@ func (t *typedKV[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, err
 	}
-	b, found, err := t.s.Get(k)
+	get := t.s.Get
+	if t.lender != nil {
+		get = t.lender.getShared // the serde does not keep what it deserializes
+	}
+	b, found, err := get(k)
 	if err != nil || !found {
 		return zero, false, err
 	}
@@ -205,6 +237,9 @@ func (t *typedKV[K, V]) Put(key K, value V) error {
 	}
 	if v == nil {
 		v = []byte{}
+	}
+	if t.lender != nil {
+		return t.lender.putOwned(k, v) // what Serialize returns belongs to the caller
 	}
 	return t.s.Put(k, v)
 }

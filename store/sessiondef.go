@@ -37,9 +37,10 @@ func Session[K, V any](name string, keys serde.Serde[K], values serde.Serde[V], 
 	return d
 }
 
-func (d SessionDef[K, V]) Name() string { return d.name }
-func (d SessionDef[K, V]) Kind() Kind   { return KindSession }
-func (d SessionDef[K, V]) Logged() bool { return d.opts.logged }
+func (d SessionDef[K, V]) Name() string      { return d.name }
+func (d SessionDef[K, V]) Kind() Kind        { return KindSession }
+func (d SessionDef[K, V]) Logged() bool      { return d.opts.logged }
+func (d SessionDef[K, V]) CacheBytes() int64 { return d.opts.cacheBytes }
 
 // ChangelogConfig returns the changelog topic configuration: that of WindowDef.
 func (d SessionDef[K, V]) ChangelogConfig() map[string]string {

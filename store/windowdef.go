@@ -113,9 +113,10 @@ func Window[K, V any](name string, keys serde.Serde[K], values serde.Serde[V], r
 	return d
 }
 
-func (d WindowDef[K, V]) Name() string { return d.name }
-func (d WindowDef[K, V]) Kind() Kind   { return KindWindow }
-func (d WindowDef[K, V]) Logged() bool { return d.opts.logged }
+func (d WindowDef[K, V]) Name() string      { return d.name }
+func (d WindowDef[K, V]) Kind() Kind        { return KindWindow }
+func (d WindowDef[K, V]) Logged() bool      { return d.opts.logged }
+func (d WindowDef[K, V]) CacheBytes() int64 { return d.opts.cacheBytes }
 
 // ChangelogConfig returns the changelog topic configuration: cleanup.policy=compact,delete
 // and retention.ms = retention + ChangelogAdditionalRetention, as in Kafka Streams, under

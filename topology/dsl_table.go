@@ -41,8 +41,8 @@ func storeView[K, V any](def store.KeyValueDef[K, ValueAndTimestamp[V]]) *tableV
 }
 
 // tableStore defines the store that materializes a table or an aggregation named name.
-func tableStore[K, V any](name string, keys serde.Serde[K], values serde.Serde[V]) store.KeyValueDef[K, ValueAndTimestamp[V]] {
-	return store.KeyValue(name, keys, timestamped(values))
+func tableStore[K, V any](name string, keys serde.Serde[K], values serde.Serde[V], opts ...store.Option) store.KeyValueDef[K, ValueAndTimestamp[V]] {
+	return store.KeyValue(name, keys, timestamped(values), opts...)
 }
 
 // tableState is the store of a processor that materializes a table, with what its
@@ -58,7 +58,9 @@ type tableState[K, V any] struct {
 // newTableState defines the store storeName of a table processor of b, its record
 // cache as b's options set it.
 func newTableState[K, V any](b *Builder, storeName string, keys serde.Serde[K], values serde.Serde[V]) tableState[K, V] {
-	return tableState[K, V]{def: tableStore(storeName, keys, values), keys: keys, values: values, cacheBytes: b.recordCacheBytes()}
+	cacheBytes := b.recordCacheBytes()
+	def := tableStore(storeName, keys, values, store.WithCaching(cacheBytes))
+	return tableState[K, V]{def: def, keys: keys, values: values, cacheBytes: cacheBytes}
 }
 
 // open returns, for the processor whose context ctx is, its store and its record cache,

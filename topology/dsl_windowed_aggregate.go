@@ -122,8 +122,14 @@ func windowedAggregate[K, V, VA any](w TimeWindowedStream[K, V], name, operator 
 		}
 		retention = max(w.retention, minRetention)
 	}
+	var opts []store.WindowOption
+	if _, byKey := w.windows.(TimeWindows); byKey {
+		// Time windows read and write the store window by window; sliding windows read
+		// it by ranges, which a cache would only flush.
+		opts = append(opts, store.WithCaching(b.recordCacheBytes()))
+	}
 	// A sliding window of difference 0 holds one instant: the store's windows last 1ms.
-	def := store.Window(storeName, w.g.s.keys, timestamped(aggregates), max(retention, time.Millisecond), max(size, time.Millisecond))
+	def := store.Window(storeName, w.g.s.keys, timestamped(aggregates), max(retention, time.Millisecond), max(size, time.Millisecond), opts...)
 	if err := def.Validate(); err != nil {
 		b.problemf("%s %q: %v", operator, storeName, err)
 	}

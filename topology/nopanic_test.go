@@ -15,6 +15,7 @@ type pointerDef struct{ name string }
 func (d *pointerDef) Name() string                       { return d.name }
 func (d *pointerDef) Kind() store.Kind                   { return store.KindKeyValue }
 func (d *pointerDef) Logged() bool                       { return d.name != "" }
+func (d *pointerDef) CacheBytes() int64                  { return int64(len(d.name)) }
 func (d *pointerDef) ChangelogConfig() map[string]string { return map[string]string{"n": d.name} }
 
 func TestBuilderNeverPanics(t *testing.T) {

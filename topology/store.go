@@ -85,6 +85,9 @@ func definitionDiff(a, b store.Definition) string {
 	if a.Logged() != b.Logged() {
 		return fmt.Sprintf("logged %t, then %t", a.Logged(), b.Logged())
 	}
+	if a.CacheBytes() != b.CacheBytes() {
+		return fmt.Sprintf("cache of %d bytes, then %d", a.CacheBytes(), b.CacheBytes())
+	}
 	if ca, cb := a.ChangelogConfig(), b.ChangelogConfig(); !maps.Equal(ca, cb) {
 		return fmt.Sprintf("changelog config %v, then %v", ca, cb)
 	}

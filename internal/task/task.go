@@ -66,10 +66,12 @@ type Task struct {
 
 	group      *partitionGroup
 	streamTime time.Time
-	// raw are the stores as the engine restores them; logged are the stores processors
-	// use, which also write to the changelogs.
+	// raw are the stores as the engine restores them; stores are the stores processors
+	// use, which also write to the changelogs, through a write-back cache when their
+	// definition asks for one (caches).
 	raw    map[string]store.KeyValueStore
-	logged map[string]store.KeyValueStore
+	stores map[string]store.KeyValueStore
+	caches []*store.CachingStore
 	// globals are the global stores, read-only.
 	globals map[string]store.KeyValueStore
 
@@ -122,7 +124,7 @@ func New(cfg Config) (*Task, error) {
 		skipBad:       cfg.SkipUndecodable,
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.MaxIdle, cfg.Now()),
 		raw:           map[string]store.KeyValueStore{},
-		logged:        map[string]store.KeyValueStore{},
+		stores:        map[string]store.KeyValueStore{},
 		globals:       cfg.GlobalStores,
 		nodes:         map[string]*node{},
 		sources:       map[string]*topology.SourceNode{},
@@ -134,11 +136,17 @@ func New(cfg Config) (*Task, error) {
 			return nil, fmt.Errorf("task %s: opening store %q: %w", t.id, def.Name(), err)
 		}
 		t.raw[def.Name()] = kv
-		t.logged[def.Name()] = kv
+		var s store.KeyValueStore = kv
 		if def.Logged() {
 			topic := changelog.TopicName(t.applicationID, def.Name())
-			t.logged[def.Name()] = changelog.Logged(kv, topic, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
+			s = changelog.Logged(kv, topic, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
 		}
+		if n := def.CacheBytes(); n > 0 {
+			c := store.NewCaching(s, n)
+			t.caches = append(t.caches, c)
+			s = c
+		}
+		t.stores[def.Name()] = s
 	}
 	for _, src := range cfg.Subtopology.Sources {
 		for _, topic := range src.Topics {
@@ -156,6 +164,19 @@ func (t *Task) Subtopology() *topology.Subtopology { return t.sub }
 
 // RawStores returns the task's stores without changelog logging, for restoration.
 func (t *Task) RawStores() map[string]store.KeyValueStore { return t.raw }
+
+// UnloggedStore returns the store name as the task's processors see it, but writing to no
+// changelog: the raw store, or, for a cached store, its store.CachingStore.Unlogged view,
+// which writes the cache back before each call. For the test driver.
+func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool) {
+	for _, c := range t.caches {
+		if c.Name() == name {
+			return c.Unlogged(), true
+		}
+	}
+	s, ok := t.raw[name]
+	return s, ok
+}
 
 // DB returns the task's database.
 func (t *Task) DB() store.TaskDB { return t.db }
@@ -296,13 +317,17 @@ func (t *Task) PunctuateWallClock() (bool, error) {
 // Rewind forgets the records queued and processed since the last commit, whose input
 // offsets were consumed, after the engine rolled the task's stores back: the consumer
 // reads them again from consumed. Processors that hold records back (topology.Flusher)
-// discard them: they came from the records that will be read again.
+// discard them, and the stores' caches are emptied: they came from the records that will
+// be read again.
 func (t *Task) Rewind(consumed map[string]int64) {
 	for _, q := range t.group.queues {
 		clear(q.records)
 		q.records, q.head = q.records[:0], 0
 	}
 	t.consumed = maps.Clone(consumed)
+	for _, c := range t.caches {
+		c.Discard()
+	}
 	if t.initialized {
 		for _, p := range t.sub.Processors {
 			if f, ok := t.nodes[p.Name].proc.(topology.Flusher); ok {
@@ -314,9 +339,10 @@ func (t *Task) Rewind(consumed map[string]int64) {
 
 // Flush makes the processors that hold records back (topology.Flusher) forward them, in
 // processor order (parents before children, so that what a parent flushes reaches a
-// child before the child flushes). The engine calls it before every commit: what Flush
-// forwards belongs to that commit. An error is a *ProcessingError naming the node, with
-// Flushing set.
+// child before the child flushes), and then writes the stores' caches to the stores and
+// their changelogs. The engine calls it before every commit: what Flush forwards and
+// writes belongs to that commit. A processor's error is a *ProcessingError naming the
+// node, with Flushing set.
 func (t *Task) Flush() error {
 	if !t.initialized {
 		return nil
@@ -331,6 +357,12 @@ func (t *Task) Flush() error {
 		}
 		if err := t.run(n, f.Flush); err != nil {
 			return err
+		}
+	}
+	// Last, as what the processors forwarded above may have written to cached stores.
+	for _, c := range t.caches {
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("task %s: writing the cache of store %q: %w", t.id, c.Name(), err)
 		}
 	}
 	return nil
