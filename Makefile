@@ -4,6 +4,7 @@
 GO ?= go
 MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
+KS_POM := integration/bench/kafkastreams/pom.xml
 
 .PHONY: test test-unit test-integration lint kafka-image demo demo-pageviews bench
 
@@ -38,7 +39,9 @@ demo:
 demo-pageviews:
 	cd examples && $(GO) run ./cmd/pageviews $(DEMO_ARGS)
 
-## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6); prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
+## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6), the broker at the Kafka Streams contender's version (kafka.version in integration/bench/kafkastreams/pom.xml) unless KAFKA_IMAGE names another; prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
 bench:
-	@image=$$(bash $(IMAGE_DIR)/select.sh) && \
+	@version=$$(sed -n 's:^ *<kafka\.version>\([^<]*\)</kafka\.version> *$$:\1:p' $(KS_POM)) && \
+	[ -n "$$version" ] || { echo "bench: no <kafka.version> in $(KS_POM)" >&2; exit 1; }; \
+	image=$$(KAFKA_VERSION=$$version bash $(IMAGE_DIR)/select.sh) && \
 	cd integration && KAFKA_IMAGE=$$image $(GO) run ./cmd/bench $(BENCH_ARGS)

@@ -8,6 +8,13 @@
 //	make bench                       (or: cd integration && go run ./cmd/bench)
 //	go run ./cmd/bench -records 100000 -contenders eddy,ceiling     (a quick run)
 //
+// Kafka Streams and the broker should be of one Kafka version. make bench sets KAFKA_IMAGE
+// to a broker of the Kafka Streams contender's version (kafka.version in
+// integration/bench/kafkastreams/pom.xml), unless KAFKA_IMAGE is set already; run directly,
+// the harness starts the tests' version (integration/kafkatest/image/VERSION). Either way
+// BENCHMARKS.md gives the version the broker logged at start (an external broker's is
+// guessed from its API versions) and says whether it is Kafka Streams'.
+//
 // Contenders take the same flags (see bench-eddy): ceiling is integration/cmd/bench-ceiling,
 // eddy is integration/cmd/bench-eddy, both built with go build into a temporary directory;
 // kafka-streams runs the command line that integration/bench/kafkastreams/build.sh prints,

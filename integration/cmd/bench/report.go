@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -210,11 +211,8 @@ func writeReport(c config, cluster *kafkatest.Cluster, contenders []*contender, 
 	fmt.Fprintf(&b, "- Command: `cd integration && go run ./cmd/bench %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(&b, "- Machine: %s\n", machine())
 	fmt.Fprintf(&b, "- Go: %s %s/%s; Java: %s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, javaVersion())
-	fmt.Fprintf(&b, "- Kafka: %s\n", cluster)
-	for _, ct := range contenders {
-		if ct.name == "kafka-streams" {
-			fmt.Fprintf(&b, "- Kafka Streams: %s\n", kafkaStreamsVersion(ct))
-		}
+	for _, line := range versionLines(cluster, contenders) {
+		fmt.Fprintf(&b, "- %s\n", line)
 	}
 	if c.repeat > 1 {
 		fmt.Fprintf(&b, "- Each row and contender ran %d times; the table shows the run with the median figure\n", c.repeat)
@@ -286,14 +284,49 @@ func partialRun(c config) string {
 	return strings.Join(why, ", ")
 }
 
-// kafkaStreamsVersion asks the Kafka Streams contender for its version (--version).
-func kafkaStreamsVersion(ct *contender) string {
+// versionLines returns the report's lines on the broker and, when it is a contender, Kafka
+// Streams. The broker's version is the one the running broker logged (or, for an external
+// cluster, franz-go's guess from its API versions), never the harness's pinned version.
+func versionLines(cluster *kafkatest.Cluster, contenders []*contender) []string {
+	kafka := "Kafka: " + cluster.String()
+	for _, ct := range contenders {
+		if ct.name != "kafka-streams" {
+			continue
+		}
+		ks, err := kafkaStreamsVersion(ct)
+		if err != nil {
+			return []string{kafka, "Kafka Streams: " + err.Error()}
+		}
+		return []string{kafka + "; " + sameVersion(cluster.Version(), cluster.Image() == "", ks), "Kafka Streams: " + ks}
+	}
+	return []string{kafka}
+}
+
+// sameVersion says whether the broker runs Kafka Streams' version ks; guessed says the
+// broker's version is a guess from its API versions.
+func sameVersion(broker string, guessed bool, ks string) string {
+	switch {
+	case guessed:
+		return fmt.Sprintf("whether it is Kafka Streams' version (%s) is unknown: an external broker's version is a guess", ks)
+	case broker == ks:
+		return fmt.Sprintf("the same version as Kafka Streams (%s)", ks)
+	}
+	return fmt.Sprintf("NOT Kafka Streams' version (%s): make bench runs the broker at Kafka Streams' version unless KAFKA_IMAGE names another image", ks)
+}
+
+// kafkaStreamsVersion asks the Kafka Streams contender for its version (--version). The
+// error says why there is none: the contender was not built, or did not answer.
+func kafkaStreamsVersion(ct *contender) (string, error) {
 	if ct.skip != "" {
-		return ct.skip
+		return "", errors.New(ct.skip)
 	}
 	out, err := exec.Command(ct.argv[0], append(ct.argv[1:], "--version")...).Output()
 	if err != nil {
-		return fmt.Sprintf("unknown (--version: %v)", err)
+		return "", fmt.Errorf("unknown (--version: %w)", err)
 	}
-	return oneLine(string(out), 200)
+	v := oneLine(string(out), 200)
+	if v == "" {
+		return "", errors.New("unknown (--version printed nothing)")
+	}
+	return v, nil
 }

@@ -2,18 +2,20 @@
 # Builds the Apache Kafka image for Eddy's tests without any image registry:
 #   1. a Debian bookworm root filesystem with a headless Java 17 runtime, made by debootstrap
 #      and imported as the base image (kept, so later Kafka versions reuse it);
-#   2. the broker's jars for the version in VERSION, resolved from Maven Central by pom.xml;
+#   2. the broker's jars for the Kafka version (VERSION, or $KAFKA_VERSION), resolved from
+#      Maven Central by pom.xml, with an slf4j-simple of the slf4j-api that version resolves to;
 #   3. a docker build that puts the jars and entrypoint.sh on the base.
 # Does nothing when the image exists already. Needs root (debootstrap), Docker, Maven.
 #
-# Environment: KAFKA_LOCAL_IMAGE names the image (default: see name.sh);
-# DEBIAN_MIRROR picks the mirror (default http://deb.debian.org/debian).
+# Environment: KAFKA_VERSION overrides the VERSION file (make bench uses it to build the
+# version of the Kafka Streams contender); KAFKA_LOCAL_IMAGE names the image (default: see
+# name.sh); DEBIAN_MIRROR picks the mirror (default http://deb.debian.org/debian).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=name.sh
 . "$here/name.sh"
-version=$(<"$here/VERSION")
+version=$(kafka_version "$here")
 image=$(local_image_name "$here")
 base_image=eddy/debian-jre17:bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -40,8 +42,22 @@ fi
 
 log "resolving Apache Kafka $version and its runtime dependencies from Maven Central"
 mkdir -p "$work/context/libs"
-mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" dependency:copy-dependencies \
-	-DincludeScope=runtime -DoutputDirectory="$work/context/libs"
+copy_jars() {
+	mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" "$@" dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$work/context/libs"
+}
+copy_jars
+# slf4j-simple binds only to the slf4j-api of its own version, and without a binding the
+# broker logs nothing, so it follows whatever this Kafka version resolves slf4j-api to.
+api_jars=("$work/context/libs"/slf4j-api-*.jar)
+[[ ${#api_jars[@]} -eq 1 && -f ${api_jars[0]} ]] || { log "expected one slf4j-api jar, found: ${api_jars[*]##*/}"; exit 1; }
+slf4j=${api_jars[0]##*/slf4j-api-}
+slf4j=${slf4j%.jar}
+if [[ ! -f $work/context/libs/slf4j-simple-$slf4j.jar ]]; then
+	log "Apache Kafka $version resolves slf4j-api $slf4j; taking slf4j-simple $slf4j to match"
+	rm -f "$work/context/libs"/slf4j-simple-*.jar
+	copy_jars -Dslf4j.version="$slf4j"
+fi
 cp "$here/Dockerfile" "$here/entrypoint.sh" "$work/context/"
 
 log "building $image"

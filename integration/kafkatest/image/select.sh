@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Prints the Kafka image the integration tests should run, and makes sure it exists:
 #   1. $KAFKA_IMAGE when set, as it is;
-#   2. else the official apache/kafka image of the pinned version, when it is present or
-#      can be pulled;
-#   3. else the image build.sh makes without a registry, built now if absent.
+#   2. else the official apache/kafka image of the Kafka version ($KAFKA_VERSION, else the
+#      VERSION file), when it is present or can be pulled;
+#   3. else the image build.sh makes without a registry, of the same version, built now if
+#      absent.
 # Says on stderr which one it chose and why.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=name.sh
 . "$here/name.sh"
-version=$(<"$here/VERSION")
+version=$(kafka_version "$here")
 official=apache/kafka:$version
 local_image=$(local_image_name "$here")
 
