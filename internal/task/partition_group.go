@@ -7,8 +7,9 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// Input is one record read from Kafka, before deserialization. The task keeps it until
-// it is processed: the engine hands over Key, Value and Headers and does not reuse them.
+// Input is one record read from Kafka, before deserialization. Add keeps nothing of the
+// slice of Inputs it is given; the engine hands over Key, Value and Headers and does not
+// reuse them (the queued record keeps Headers until it is processed).
 type Input struct {
 	Topic     string
 	Partition int32
