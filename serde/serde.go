@@ -13,7 +13,8 @@ import (
 // on it, such as schema registries.
 //
 // Serialize may reuse nothing of v after it returns; the returned slice belongs to the
-// caller. Deserialize must not keep data: the engine may reuse the buffer after it returns.
+// caller, which does not modify it: it may be v's own bytes (Bytes returns them).
+// Deserialize must not keep data: the engine may reuse the buffer after it returns.
 // A Serde must be safe for concurrent use.
 //
 // The engine passes nil bytes (a Kafka null) to Deserialize only where the operator gives
@@ -48,16 +49,28 @@ func String() Serde[string] {
 	)
 }
 
-// Bytes passes bytes through, copying them on the way in and out so that neither side
-// shares a buffer with the engine.
+// Bytes passes bytes through, as Kafka's ByteArraySerde. nil stays nil (Kafka's null).
+//
+// Deserialize returns a copy: the bytes it is given belong to the engine (a fetched
+// record, a store's value), and the copy to the code that gets the value, which may
+// modify it.
+//
+// Serialize returns v itself, without a copy, with its capacity cut to its length. So a
+// []byte handed to Eddy (forwarded, sent to a sink, written to a store) must not be
+// modified afterwards: the producer reads it after the call that took it returns, until
+// the record is sent. Eddy only reads serialized bytes, or copies them (stores and
+// changelogs copy what they are given); the cut capacity makes a serde that appends to
+// them (TimeWindowedSerde) copy too, instead of writing into v's array past its end.
 func Bytes() Serde[[]byte] {
-	clone := func(_ string, b []byte) ([]byte, error) {
-		if b == nil {
-			return nil, nil
-		}
-		return append([]byte{}, b...), nil
-	}
-	return Func(clone, clone)
+	return Func(
+		func(_ string, v []byte) ([]byte, error) { return v[:len(v):len(v)], nil },
+		func(_ string, b []byte) ([]byte, error) {
+			if b == nil {
+				return nil, nil
+			}
+			return append([]byte{}, b...), nil
+		},
+	)
 }
 
 // Int64 is an 8-byte big-endian two's complement integer, as Kafka's LongSerde, so that

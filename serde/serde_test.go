@@ -57,12 +57,35 @@ func TestFixedWidthSerdesRejectWrongLengths(t *testing.T) {
 	}
 }
 
-func TestBytesCopies(t *testing.T) {
+func TestBytesDeserializeCopies(t *testing.T) {
 	in := []byte("abc")
-	out, _ := serde.Bytes().Serialize("t", in)
+	out, _ := serde.Bytes().Deserialize("t", in)
 	in[0] = 'x'
 	if string(out) != "abc" {
-		t.Errorf("Bytes shares its input buffer: %q", out)
+		t.Errorf("Deserialize shares its input buffer: %q", out)
+	}
+	if out, _ := serde.Bytes().Deserialize("t", nil); out != nil {
+		t.Errorf("Deserialize(nil) = %q, want nil", out)
+	}
+}
+
+func TestBytesSerializeKeepsTheCallersArray(t *testing.T) {
+	if out, _ := serde.Bytes().Serialize("t", nil); out != nil {
+		t.Errorf("Serialize(nil) = %q, want nil", out)
+	}
+	if out, _ := serde.Bytes().Serialize("t", []byte{}); out == nil {
+		t.Error("Serialize of an empty value is nil, Kafka's null")
+	}
+	// A serde built on Bytes that appends to what it returns (as the windowed key
+	// serdes do) must not write into the caller's array, nor let two results share it.
+	buf := []byte("key-and-more")
+	key := buf[:3]
+	a, _ := serde.Bytes().Serialize("t", key)
+	b, _ := serde.Bytes().Serialize("t", key)
+	a = append(a, '1')
+	b = append(b, '2')
+	if string(a) != "key1" || string(b) != "key2" || string(buf) != "key-and-more" {
+		t.Errorf("appending to two serializations of key gave %q and %q and left %q", a, b, buf)
 	}
 }
 

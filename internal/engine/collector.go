@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/processor"
@@ -19,10 +20,16 @@ type collector struct {
 	// partitions are the partition counts of every topic tasks may write, known at
 	// start-up.
 	partitions map[string]int32
+	// next holds, per topic of partitions and per partition, the offset after the
+	// newest acknowledged record, 0 before the first. The map does not change after
+	// start-up; the client calls its promises one at a time, the only writer.
+	next map[string][]atomic.Int64
+	// promise is acked, made once: a method value given to Produce would be allocated
+	// for every record.
+	promise func(*kgo.Record, error)
 
 	mu       sync.Mutex
 	firstErr error
-	next     map[topicPartition]int64
 	// keyless spreads records without a key over partitions, round robin per topic.
 	keyless map[string]int32
 }
@@ -33,12 +40,17 @@ type topicPartition struct {
 }
 
 func newCollector(client *kgo.Client, partitions map[string]int32) *collector {
-	return &collector{
+	c := &collector{
 		client:     client,
 		partitions: partitions,
-		next:       map[topicPartition]int64{},
+		next:       make(map[string][]atomic.Int64, len(partitions)),
 		keyless:    map[string]int32{},
 	}
+	for topic, n := range partitions {
+		c.next[topic] = make([]atomic.Int64, n)
+	}
+	c.promise = c.acked
+	return c
 }
 
 func (c *collector) Partitions(topic string) (int32, error) {
@@ -66,10 +78,13 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, ts ti
 		}
 	}
 	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: ts}
-	for _, h := range headers {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	if len(headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(headers))
+		for i, h := range headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
 	}
-	c.client.Produce(context.Background(), r, c.acked)
+	c.client.Produce(context.Background(), r, c.promise)
 }
 
 func (c *collector) acked(r *kgo.Record, err error) {
@@ -77,12 +92,9 @@ func (c *collector) acked(r *kgo.Record, err error) {
 		c.fail(fmt.Errorf("producing to %s partition %d: %w", r.Topic, r.Partition, err))
 		return
 	}
-	tp := topicPartition{r.Topic, r.Partition}
-	c.mu.Lock()
-	if r.Offset+1 > c.next[tp] {
-		c.next[tp] = r.Offset + 1
+	if next := c.next[r.Topic]; r.Partition >= 0 && int(r.Partition) < len(next) && r.Offset+1 > next[r.Partition].Load() {
+		next[r.Partition].Store(r.Offset + 1)
 	}
-	c.mu.Unlock()
 }
 
 func (c *collector) fail(err error) {
@@ -107,10 +119,12 @@ func (c *collector) flush(ctx context.Context) error {
 
 // nextOffset is the offset after the newest record acknowledged on a partition, if any.
 func (c *collector) nextOffset(topic string, partition int32) (int64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, ok := c.next[topicPartition{topic, partition}]
-	return n, ok
+	next := c.next[topic]
+	if partition < 0 || int(partition) >= len(next) {
+		return 0, false
+	}
+	n := next[partition].Load()
+	return n, n > 0
 }
 
 // reset forgets the first produce error, after an aborted transaction discarded every

@@ -119,6 +119,8 @@ type Engine struct {
 	// its stores have committed, for the balancer. Written under mu, read by the group
 	// goroutine without it.
 	stateOffsets sync.Map
+	// inputs is step's buffer for the records of one fetched partition, reused.
+	inputs []task.Input
 
 	processed, skipped, dropped int64
 }
@@ -462,14 +464,13 @@ func (e *Engine) step(ctx context.Context, fetches kgo.Fetches) error {
 			// from the committed offset.
 			return
 		}
-		inputs := make([]task.Input, len(p.Records))
-		for i, r := range p.Records {
-			inputs[i] = task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			for _, h := range r.Headers {
-				inputs[i].Headers = append(inputs[i].Headers, processor.Header{Key: h.Key, Value: h.Value})
-			}
+		inputs := e.inputs[:0]
+		for _, r := range p.Records {
+			inputs = append(inputs, task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: headers(r.Headers)})
 		}
 		addErr = t.Add(inputs)
+		clear(inputs) // Add keeps nothing of the slice: drop its references to the records
+		e.inputs = inputs
 	})
 	if addErr != nil {
 		return addErr
@@ -498,6 +499,18 @@ func (e *Engine) step(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	return nil
+}
+
+// headers converts a fetched record's headers; nil for none.
+func headers(hs []kgo.RecordHeader) []processor.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]processor.Header, len(hs))
+	for i, h := range hs {
+		out[i] = processor.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 func compareTaskIDs(a, b processor.TaskID) int {

@@ -7,8 +7,9 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// Input is one record read from Kafka, before deserialization. The task keeps it until
-// it is processed: the engine hands over Key, Value and Headers and does not reuse them.
+// Input is one record read from Kafka, before deserialization. Add keeps nothing of the
+// slice of Inputs it is given; the engine hands over Key, Value and Headers and does not
+// reuse them (the queued record keeps Headers until it is processed).
 type Input struct {
 	Topic     string
 	Partition int32
@@ -24,6 +25,7 @@ type queued struct {
 	record topology.AnyRecord
 	meta   processor.RecordMetadata
 	source *topology.SourceNode
+	queue  *queue
 }
 
 // queue holds the fetched but unprocessed records of one input partition.
@@ -32,8 +34,11 @@ type queue struct {
 	partition int32
 	records   []queued
 	head      int
-	// emptySince is when the queue last ran out of records.
+	// emptySince is when the queue last ran out of records, in a group that waits.
 	emptySince time.Time
+	// consumed is the offset after the last record processed or skipped since the task
+	// started or was rewound; 0 if none.
+	consumed int64
 }
 
 func (q *queue) len() int { return len(q.records) - q.head }
@@ -91,13 +96,18 @@ func (g *partitionGroup) buffered() int {
 	return n
 }
 
+// waits reports whether the group may wait for an empty partition, and so reads the
+// time given to next.
+func (g *partitionGroup) waits() bool { return g.maxIdle > 0 && len(g.queues) > 1 }
+
 // next removes and returns the record to process now; false when there is none, or when
-// the group waits for an empty partition to receive records.
+// the group waits for an empty partition to receive records. now is the wall clock; a
+// group that never waits ignores it.
 func (g *partitionGroup) next(now time.Time) (queued, bool) {
 	var best *queue
 	for _, q := range g.queues {
 		if q.len() == 0 {
-			if g.maxIdle > 0 && len(g.queues) > 1 && now.Sub(q.emptySince) < g.maxIdle {
+			if g.waits() && now.Sub(q.emptySince) < g.maxIdle {
 				return queued{}, false
 			}
 			continue

@@ -79,13 +79,16 @@ type Task struct {
 	sources   map[string]*topology.SourceNode // by topic
 	schedules []*schedule
 
-	// current is the input record being processed; nil in punctuators.
+	// current is the input record being processed, nil in punctuators. It points to
+	// record, so that the records do not each escape to the heap.
 	current *queued
+	record  queued
 	// err is the first error of the record being processed; later forwards of that
 	// record are dropped.
 	err error
 	// consumed holds, per input topic, the offset of the next record to read: what the
-	// engine commits.
+	// engine commits. The queues hold the newer offsets (queue.consumed) until Consumed
+	// copies them here.
 	consumed map[string]int64
 	// flushing is set while Flush runs, for the errors it makes.
 	flushing    bool
@@ -274,11 +277,11 @@ func (t *Task) Add(records []Input) error {
 				return derr
 			}
 			t.skipped++
-			t.consumed[in.Topic] = in.Offset + 1
+			q.consumed = in.Offset + 1
 			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
 			continue
 		}
-		q.push(queued{record: rec, meta: meta, source: src})
+		q.push(queued{record: rec, meta: meta, source: src, queue: q})
 	}
 	return nil
 }
@@ -286,24 +289,31 @@ func (t *Task) Add(records []Input) error {
 // Process processes the next record, if one is ready, and the stream-time punctuators it
 // makes due. It reports whether it processed a record.
 func (t *Task) Process() (bool, error) {
-	r, ok := t.group.next(t.now())
+	// Only a group that waits for empty partitions reads the wall clock: a time.Now per
+	// record is a visible share of a simple record's cost.
+	var now time.Time
+	if t.group.waits() {
+		now = t.now()
+	}
+	r, ok := t.group.next(now)
 	if !ok {
 		return false, nil
 	}
 	if r.record.Timestamp.After(t.streamTime) {
 		t.streamTime = r.record.Timestamp
 	}
-	t.current = &r
+	t.record = r
+	t.current = &t.record
 	src := t.nodes[r.source.Name]
 	err := t.run(src, func() error {
 		t.forward(src, "", r.record)
 		return nil
 	})
-	t.current = nil
+	t.current, t.record = nil, queued{}
 	if err != nil {
 		return true, err
 	}
-	t.consumed[r.meta.Topic] = r.meta.Offset + 1
+	r.queue.consumed = r.meta.Offset + 1
 	t.processed++
 	_, err = t.punctuate(processor.StreamTime, t.streamTime)
 	return true, err
@@ -323,6 +333,7 @@ func (t *Task) Rewind(consumed map[string]int64) {
 	for _, q := range t.group.queues {
 		clear(q.records)
 		q.records, q.head = q.records[:0], 0
+		q.consumed = 0
 	}
 	t.consumed = maps.Clone(consumed)
 	for _, c := range t.caches {
@@ -369,8 +380,16 @@ func (t *Task) Flush() error {
 }
 
 // Consumed returns, per input topic, the offset of the next record to read, for the
-// records processed (or skipped) so far.
-func (t *Task) Consumed() map[string]int64 { return t.consumed }
+// records processed (or skipped) so far. The map is the task's: the caller reads it
+// before the task processes again, and does not modify it.
+func (t *Task) Consumed() map[string]int64 {
+	for _, q := range t.group.queues {
+		if q.consumed > 0 {
+			t.consumed[q.topic] = q.consumed
+		}
+	}
+	return t.consumed
+}
 
 // Commit makes the stores' writes durable with the changelog offsets they reflect.
 func (t *Task) Commit(changelogOffsets map[string]int64) error {

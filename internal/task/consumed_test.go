@@ -1,0 +1,84 @@
+package task_test
+
+import (
+	"encoding/binary"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store/memstore"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// TestConsumedFollowsProcessedSkippedAndRewoundRecords checks the offsets a task
+// reports for its input topics, which the engine commits: after the records processed
+// or skipped, not after those only queued, and back at the given offsets after a rewind.
+func TestConsumedFollowsProcessedSkippedAndRewoundRecords(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.To(topology.Merge(
+		topology.StreamFrom(b, "a", serde.String(), serde.Int64()),
+		topology.StreamFrom(b, "b", serde.String(), serde.Int64()),
+	), "out", serde.String(), serde.Int64())
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: topo.Subtopologies()[0], DB: db, Collector: &sent{}, SkipUndecodable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Init(); err != nil {
+		t.Fatal(err)
+	}
+	defer tk.Close(true)
+
+	one := binary.BigEndian.AppendUint64(nil, 1)
+	input := func(topic string, offset int64, value []byte) task.Input {
+		return task.Input{Topic: topic, Offset: offset, Key: []byte("k"), Value: value, Timestamp: time.UnixMilli(offset)}
+	}
+	process := func(n int) {
+		t.Helper()
+		for range n {
+			if ok, err := tk.Process(); err != nil || !ok {
+				t.Fatalf("Process() = %v, %v", ok, err)
+			}
+		}
+	}
+	check := func(when string, want map[string]int64) {
+		t.Helper()
+		if got := tk.Consumed(); !maps.Equal(got, want) {
+			t.Errorf("%s: Consumed() = %v, want %v", when, got, want)
+		}
+	}
+
+	check("at first", map[string]int64{})
+	if err := tk.Add([]task.Input{input("a", 10, one), input("a", 11, one), input("b", 20, []byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a skipped record", map[string]int64{"b": 21})
+	process(1)
+	check("after one record of a", map[string]int64{"a": 11, "b": 21})
+	process(1)
+	check("after both records of a", map[string]int64{"a": 12, "b": 21})
+
+	if err := tk.Add([]task.Input{input("a", 12, one), input("b", 21, one)}); err != nil {
+		t.Fatal(err)
+	}
+	process(1)
+	tk.Rewind(map[string]int64{"a": 5})
+	check("after a rewind", map[string]int64{"a": 5})
+	if ok, err := tk.Process(); ok || err != nil {
+		t.Fatalf("Process() after a rewind = %v, %v; want nothing queued", ok, err)
+	}
+	if err := tk.Add([]task.Input{input("b", 21, one)}); err != nil {
+		t.Fatal(err)
+	}
+	process(1)
+	check("after a record processed again", map[string]int64{"a": 5, "b": 22})
+}
