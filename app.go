@@ -110,20 +110,21 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	runErr := engine.Run(ctx, engine.Config{
-		ApplicationID:   a.cfg.applicationID,
-		Topology:        a.topo,
-		ClientOpts:      append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
-		StateDir:        dir,
-		Stores:          stores,
-		CommitInterval:  a.cfg.commitInterval,
-		MaxTaskIdle:     a.cfg.maxTaskIdle,
-		SkipUndecodable: a.cfg.skipUndecodable,
-		PollRecords:     a.cfg.pollRecords,
-		Replication:     a.cfg.replication,
-		TransactionalID: transactionalID,
-		RestoreListener: a.cfg.restoreListener,
-		Logger:          a.cfg.logger.With("application", a.cfg.applicationID),
-		Stats:           &a.stats,
+		ApplicationID:               a.cfg.applicationID,
+		Topology:                    a.topo,
+		ClientOpts:                  append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
+		StateDir:                    dir,
+		Stores:                      stores,
+		CommitInterval:              a.cfg.commitInterval,
+		MaxTaskIdle:                 a.cfg.maxTaskIdle,
+		SkipUndecodable:             a.cfg.skipUndecodable,
+		PollRecords:                 a.cfg.pollRecords,
+		BufferedRecordsPerPartition: a.cfg.bufferedPerPartition,
+		Replication:                 a.cfg.replication,
+		TransactionalID:             transactionalID,
+		RestoreListener:             a.cfg.restoreListener,
+		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
+		Stats:                       &a.stats,
 	})
 	if err := stores.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("eddy: closing stores: %w", err))

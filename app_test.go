@@ -30,13 +30,14 @@ func TestNewReportsEveryConfigurationProblem(t *testing.T) {
 		ApplicationID("bad id!"),
 		CommitInterval(0),
 		PollRecords(-1),
+		BufferedRecordsPerPartition(0),
 		ReplicationFactor(0),
 		MaxTaskIdle(-time.Second),
 	)
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("error %v, want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "ReplicationFactor", "MaxTaskIdle"} {
+	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "MaxTaskIdle"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -22,25 +22,27 @@ type config struct {
 	stateDir       string
 	commitInterval time.Duration
 	// commitIntervalSet says CommitInterval was given, so ExactlyOnce keeps it.
-	commitIntervalSet bool
-	exactlyOnce       bool
-	maxTaskIdle       time.Duration
-	pollRecords       int
-	replication       int16
-	skipUndecodable   bool
-	inMemory          bool
-	logger            *slog.Logger
-	restoreListener   changelog.RestoreListener
-	clientOpts        []kgo.Opt
+	commitIntervalSet    bool
+	exactlyOnce          bool
+	maxTaskIdle          time.Duration
+	pollRecords          int
+	bufferedPerPartition int
+	replication          int16
+	skipUndecodable      bool
+	inMemory             bool
+	logger               *slog.Logger
+	restoreListener      changelog.RestoreListener
+	clientOpts           []kgo.Opt
 }
 
 func defaultConfig() config {
 	return config{
-		stateDir:       filepath.Join(os.TempDir(), "eddy"),
-		commitInterval: 30 * time.Second,
-		pollRecords:    1000,
-		replication:    -1,
-		logger:         slog.Default(),
+		stateDir:             filepath.Join(os.TempDir(), "eddy"),
+		commitInterval:       30 * time.Second,
+		pollRecords:          1000,
+		bufferedPerPartition: 1000,
+		replication:          -1,
+		logger:               slog.Default(),
 	}
 }
 
@@ -83,6 +85,12 @@ func MaxTaskIdle(d time.Duration) Opt { return func(c *config) { c.maxTaskIdle =
 // PollRecords bounds how many records one poll returns, and so how long a rebalance may
 // wait for the batch in progress. Default 1000. Kafka Streams: max.poll.records.
 func PollRecords(n int) Opt { return func(c *config) { c.pollRecords = n } }
+
+// BufferedRecordsPerPartition is how many fetched records of one input partition a task
+// may hold before it processes them; beyond it, fetching that partition pauses until the
+// task catches up, so that a task that waits (MaxTaskIdle, restoration) does not buffer
+// without bound. Default 1000. Kafka Streams: buffered.records.per.partition.
+func BufferedRecordsPerPartition(n int) Opt { return func(c *config) { c.bufferedPerPartition = n } }
 
 // ReplicationFactor is the replication factor of the internal topics the application
 // creates. Default -1: the broker's default.replication.factor. Kafka Streams:
@@ -152,6 +160,9 @@ func (c *config) validate() error {
 		// A transaction commits every polled offset, so every polled record must be
 		// processed by then; waiting for idle partitions would break that.
 		bad("MaxTaskIdle is not supported with ExactlyOnce yet")
+	}
+	if c.bufferedPerPartition <= 0 {
+		bad("BufferedRecordsPerPartition must be positive, got %d", c.bufferedPerPartition)
 	}
 	if c.pollRecords <= 0 {
 		bad("PollRecords must be positive, got %d", c.pollRecords)

@@ -50,6 +50,9 @@ type Config struct {
 	// PollRecords bounds the records taken per poll, so that a rebalance held back while
 	// a batch is processed waits at most one batch.
 	PollRecords int
+	// BufferedRecordsPerPartition is how many records of an input partition a task may
+	// hold unprocessed before the partition's fetching pauses (fetchGate).
+	BufferedRecordsPerPartition int
 	// TransactionalID turns exactly-once processing on (Kafka Streams' EOS v2) when not
 	// empty: the instance's one transactional producer has this id, input is read
 	// read_committed, and a commit is a transaction holding the output records, the
@@ -84,6 +87,7 @@ type Engine struct {
 	client        *kgo.Client
 	admin         *kadm.Client
 	collector     *collector
+	gate          *fetchGate
 	restorer      *changelog.Restorer
 	// global holds the global stores; nil when the topology has none.
 	global *globals
@@ -253,6 +257,7 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 		return fmt.Errorf("group client: %w", err)
 	}
 	e.collector = newCollector(e.client, partitions)
+	e.gate = newFetchGate(e.client, e.cfg.BufferedRecordsPerPartition)
 	e.restorer = &changelog.Restorer{
 		Admin:         e.admin,
 		ReadCommitted: e.txn != nil,
@@ -306,6 +311,9 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 		if err == nil {
 			err = e.step(ctx, fetches)
+		}
+		if err == nil {
+			e.gate.update(e.tasks)
 		}
 		if err == nil && e.txn == nil {
 			err = e.applyWrites()

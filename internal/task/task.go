@@ -212,6 +212,15 @@ func (t *Task) Dropped() int64 {
 // Buffered is the number of records added but not yet processed.
 func (t *Task) Buffered() int { return t.group.buffered() }
 
+// BufferedOf is the number of records of topic added but not yet processed; 0 for a
+// topic the task does not read.
+func (t *Task) BufferedOf(topic string) int {
+	if q := t.group.queue(topic); q != nil {
+		return q.len()
+	}
+	return 0
+}
+
 // Init makes the task's processors and calls their Init, parents first.
 func (t *Task) Init() error {
 	for _, sink := range t.sub.Sinks {

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// fetchGate bounds the records a task holds fetched but not processed, per input
+// partition: it pauses fetching a partition once its task holds max records of it, and
+// resumes it once the task holds fewer. Without it, a task that waits (for an empty
+// partition under max task idle, or for its restoration) would buffer whatever the
+// client fetches for it. Records the client fetched before the pause may still come;
+// the task takes them, so the bound is soft by at most one fetch. Kafka Streams:
+// buffered.records.per.partition, which pauses partitions the same way.
+//
+// Used from the loop's goroutine only.
+type fetchGate struct {
+	max int
+	// pause and resume are the client's PauseFetchPartitions and ResumeFetchPartitions.
+	pause, resume func(map[string][]int32)
+	paused        map[topicPartition]bool
+}
+
+func newFetchGate(client *kgo.Client, max int) *fetchGate {
+	return &fetchGate{
+		max:    max,
+		pause:  func(p map[string][]int32) { client.PauseFetchPartitions(p) },
+		resume: client.ResumeFetchPartitions,
+		paused: map[topicPartition]bool{},
+	}
+}
+
+// update pauses and resumes the input partitions of tasks by what each task holds, and
+// resumes the partitions it paused whose task is gone (revoked or lost), as franz-go
+// keeps a partition paused across rebalances.
+func (g *fetchGate) update(tasks map[processor.TaskID]*runningTask) {
+	var pause, resume map[string][]int32
+	add := func(m *map[string][]int32, tp topicPartition) {
+		if *m == nil {
+			*m = map[string][]int32{}
+		}
+		(*m)[tp.topic] = append((*m)[tp.topic], tp.partition)
+	}
+	held := map[topicPartition]bool{}
+	for id, t := range tasks {
+		for _, topic := range t.Subtopology().SourceTopics() {
+			tp := topicPartition{topic, id.Partition}
+			held[tp] = true
+			full := t.BufferedOf(topic) >= g.max
+			switch {
+			case full && !g.paused[tp]:
+				g.paused[tp] = true
+				add(&pause, tp)
+			case !full && g.paused[tp]:
+				delete(g.paused, tp)
+				add(&resume, tp)
+			}
+		}
+	}
+	for tp := range g.paused {
+		if !held[tp] {
+			delete(g.paused, tp)
+			add(&resume, tp)
+		}
+	}
+	if pause != nil {
+		g.pause(pause)
+	}
+	if resume != nil {
+		g.resume(resume)
+	}
+}
