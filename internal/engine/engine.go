@@ -233,6 +233,11 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 		kgo.Balancers(balancer),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.DisableAutoCommit(),
+		// The Java consumer's fetch.max.wait.ms, which Kafka Streams runs with, instead of
+		// franz-go's 5 s: a fetch of partitions that have nothing new waits this long at
+		// the broker, and the client sends no other fetch to that broker meanwhile, so a
+		// partition resumed (fetchGate) or newly assigned waits up to this long too.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.OnPartitionsAssigned(e.onAssigned),

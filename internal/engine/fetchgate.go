@@ -10,7 +10,10 @@ import (
 // resumes it once the task holds fewer. Without it, a task that waits (for an empty
 // partition under max task idle, or for its restoration) would buffer whatever the
 // client fetches for it. Records the client fetched before the pause may still come;
-// the task takes them, so the bound is soft by at most one fetch. Kafka Streams:
+// the task takes them, so the bound is soft by at most one fetch. franz-go drops what it
+// buffered for a partition when it is paused and fetches it again once resumed; that
+// fetch waits for the one in flight to the same broker, which is why the engine bounds
+// the broker's wait (kgo.FetchMaxWait) to 500 ms. Kafka Streams:
 // buffered.records.per.partition, which pauses partitions the same way.
 //
 // Used from the loop's goroutine only.
