@@ -160,6 +160,12 @@ func (b *Builder) resourceName(given, suffix, operator string) string {
 type dslRecord[K, V any] struct {
 	processor.Record[K, V]
 	keyNull, valueNull bool
+	// erasedKey and erasedValue are Key and Value as the node received them, boxed in
+	// an interface, so that forwarding them unchanged does not box them again (an
+	// allocation each for most types); nil when the operator made the record (with) or
+	// received a null. Code that changes Key or Value of a received record must make a
+	// new one instead (with, withValue).
+	erasedKey, erasedValue any
 }
 
 // dslProcessor is a DSL operator's processor. It may also implement flush() error and
@@ -185,12 +191,18 @@ func (c *dslContext[K, V]) forwardTo(child string, r dslRecord[K, V]) {
 
 // erasedNulls erases r, turning its nulls into nil.
 func erasedNulls[K, V any](r dslRecord[K, V]) AnyRecord {
-	out := AnyRecord{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
-	if r.keyNull {
+	out := AnyRecord{Key: r.erasedKey, Value: r.erasedValue, Timestamp: r.Timestamp, Headers: r.Headers}
+	switch {
+	case r.keyNull:
 		out.Key = nil
+	case out.Key == nil:
+		out.Key = r.Key
 	}
-	if r.valueNull {
+	switch {
+	case r.valueNull:
 		out.Value = nil
+	case out.Value == nil:
+		out.Value = r.Value
 	}
 	return out
 }
@@ -222,7 +234,7 @@ func (a *dslAdapter[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
 	if err != nil {
 		return err
 	}
-	return a.p.process(dslRecord[KIn, VIn]{Record: in, keyNull: r.Key == nil, valueNull: r.Value == nil})
+	return a.p.process(dslRecord[KIn, VIn]{Record: in, keyNull: r.Key == nil, valueNull: r.Value == nil, erasedKey: r.Key, erasedValue: r.Value})
 }
 
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) Close() error {
@@ -279,4 +291,12 @@ func addFuncNode[KIn, VIn, KOut, VOut any](b *Builder, name string, fn func(ctx 
 // headers.
 func with[K, V, K2, V2 any](r dslRecord[K, V], key K2, value V2) dslRecord[K2, V2] {
 	return dslRecord[K2, V2]{Record: processor.Record[K2, V2]{Key: key, Value: value, Timestamp: r.Timestamp, Headers: r.Headers}}
+}
+
+// withValue is withValue(r, value), keeping r's boxed key so that forwarding the
+// record does not box the key again.
+func withValue[K, V, V2 any](r dslRecord[K, V], value V2) dslRecord[K, V2] {
+	out := with(r, r.Key, value)
+	out.erasedKey = r.erasedKey
+	return out
 }

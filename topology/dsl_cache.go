@@ -140,6 +140,7 @@ func (c *recordCache[K, V]) put(r dslRecord[K, Change[V]]) error {
 	if err != nil {
 		return fmt.Errorf("topology: record cache: %w", err)
 	}
+	r.erasedKey, r.erasedValue = nil, nil // an entry's value changes with later puts
 	e, ok := c.entries[id]
 	if ok {
 		change := r.Value

@@ -160,7 +160,7 @@ func (j *globalJoiner[K, V, KG, VG, VR]) process(r dslRecord[K, V]) error {
 	if !found && !j.left {
 		return nil
 	}
-	out := with(r, r.Key, j.joiner(r.Value, other.Value))
+	out := withValue(r, j.joiner(r.Value, other.Value))
 	out.keyNull = r.keyNull
 	j.ctx.forward(out)
 	return nil

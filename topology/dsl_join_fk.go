@@ -512,7 +512,7 @@ func (p *fkNullKeyResolver[K, V, KO, VO]) process(r dslRecord[K, Change[V]]) err
 			return err
 		}
 	}
-	p.ctx.forward(with(r, r.Key, res))
+	p.ctx.forward(withValue(r, res))
 	return nil
 }
 
@@ -650,7 +650,7 @@ func (p *fkResponseJoiner[K, V, VO, VR]) process(r dslRecord[K, fkResponse[VO]])
 		return nil // stale: the row changed since; the response to that change follows
 	}
 	var result VR
-	out := with(r, r.Key, result)
+	out := withValue(r, result)
 	out.Headers = nil
 	if !found || (!res.hasValue && !p.leftJoin) {
 		out.valueNull = true

@@ -341,7 +341,7 @@ func (j *streamJoinSide[K, V, VO, VR]) process(r dslRecord[K, V]) error {
 	if r.keyNull {
 		if j.outer {
 			var none VO
-			out := with(r, r.Key, j.result(r.Key, r.Value, true, none, false))
+			out := withValue(r, j.result(r.Key, r.Value, true, none, false))
 			out.keyNull = true
 			j.ctx.forward(out)
 		} else {
@@ -369,7 +369,7 @@ func (j *streamJoinSide[K, V, VO, VR]) process(r dslRecord[K, V]) error {
 				return errors.Join(err, it.Close())
 			}
 		}
-		out := with(r, r.Key, j.result(r.Key, r.Value, true, it.Value(), true))
+		out := withValue(r, j.result(r.Key, r.Value, true, it.Value(), true))
 		out.Timestamp = later(ts, otherTS)
 		j.ctx.forward(out)
 	}
@@ -381,7 +381,7 @@ func (j *streamJoinSide[K, V, VO, VR]) process(r dslRecord[K, V]) error {
 			// Too late to wait: the window already closed (Kafka Streams' rule, which
 			// leaves the grace period out here).
 			var none VO
-			j.ctx.forward(with(r, r.Key, j.result(r.Key, r.Value, true, none, false)))
+			j.ctx.forward(withValue(r, j.result(r.Key, r.Value, true, none, false)))
 		} else if err := j.wait(r.Key, ts, r.Value); err != nil {
 			return err
 		}

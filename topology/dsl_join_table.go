@@ -94,7 +94,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) process(r dslRecord[K, V]) error {
 	if !found && !j.left {
 		return nil
 	}
-	out := with(r, r.Key, j.joiner(r.Key, r.Value, tv.Value, found))
+	out := withValue(r, j.joiner(r.Key, r.Value, tv.Value, found))
 	out.keyNull = r.keyNull
 	j.ctx.forward(out)
 	return nil
@@ -288,7 +288,7 @@ func (j *tableJoinSide[K, V, VO, VR]) process(r dslRecord[K, Change[V]]) error {
 	if !change.HasNew && !change.HasOld {
 		return nil
 	}
-	out := with(r, r.Key, change)
+	out := withValue(r, change)
 	if hasO {
 		out.Timestamp = later(r.Timestamp, o.Timestamp)
 	}
@@ -328,6 +328,6 @@ func (m *tableJoinMerger[K, VR]) process(r dslRecord[K, Change[VR]]) error {
 	if !r.Value.HasNew && !hadOld {
 		return nil
 	}
-	m.ctx.forward(with(r, r.Key, Change[VR]{New: r.Value.New, HasNew: r.Value.HasNew, Old: old.Value, HasOld: hadOld}))
+	m.ctx.forward(withValue(r, Change[VR]{New: r.Value.New, HasNew: r.Value.HasNew, Old: old.Value, HasOld: hadOld}))
 	return nil
 }

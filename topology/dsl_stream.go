@@ -102,7 +102,7 @@ func MapValues[K, V, VR any](s Stream[K, V], fn func(key K, value V) VR, opts ..
 	}
 	name := s.b.nodeName(applyOptions(opts).name, "KSTREAM-MAPVALUES")
 	addFuncNode(s.b, name, func(ctx *dslContext[K, VR], r dslRecord[K, V]) error {
-		out := with(r, r.Key, fn(r.Key, r.Value))
+		out := withValue(r, fn(r.Key, r.Value))
 		out.keyNull = r.keyNull
 		ctx.forward(out)
 		return nil
@@ -150,7 +150,7 @@ func FlatMapValues[K, V, VR any](s Stream[K, V], fn func(key K, value V) []VR, o
 	name := s.b.nodeName(applyOptions(opts).name, "KSTREAM-FLATMAPVALUES")
 	addFuncNode(s.b, name, func(ctx *dslContext[K, VR], r dslRecord[K, V]) error {
 		for _, v := range fn(r.Key, r.Value) {
-			out := with(r, r.Key, v)
+			out := withValue(r, v)
 			out.keyNull = r.keyNull
 			ctx.forward(out)
 		}

@@ -167,7 +167,7 @@ func ToStream[K, V any](t Table[K, V], opts ...Option) Stream[K, V] {
 	}
 	name := t.b.nodeName(applyOptions(opts).name, "KTABLE-TOSTREAM")
 	addFuncNode(t.b, name, func(ctx *dslContext[K, V], r dslRecord[K, Change[V]]) error {
-		out := with(r, r.Key, r.Value.New)
+		out := withValue(r, r.Value.New)
 		out.valueNull = !r.Value.HasNew
 		ctx.forward(out)
 		return nil

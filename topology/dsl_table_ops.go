@@ -66,7 +66,7 @@ func filterTable[K, V any](t Table[K, V], pred func(K, V) bool, want bool, opts 
 		if out.HasOld {
 			out.Old = c.Old
 		}
-		ctx.forward(with(r, r.Key, out))
+		ctx.forward(withValue(r, out))
 		return nil
 	}, t.node)
 	t.node = name
@@ -95,7 +95,7 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 		if c.HasOld {
 			out.Old = fn(r.Key, c.Old)
 		}
-		ctx.forward(with(r, r.Key, out))
+		ctx.forward(withValue(r, out))
 		return nil
 	}, t.node)
 	view := mappedView(t.view, func(k K, v ValueAndTimestamp[V]) (ValueAndTimestamp[VR], bool) {
