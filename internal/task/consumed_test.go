@@ -81,4 +81,13 @@ func TestConsumedFollowsProcessedSkippedAndRewoundRecords(t *testing.T) {
 	}
 	process(1)
 	check("after a record processed again", map[string]int64{"a": 5, "b": 22})
+
+	// A record skipped behind records still queued must not be committed past them:
+	// after a crash they would never be read again.
+	if err := tk.Add([]task.Input{input("b", 22, one), input("b", 23, []byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a skipped record behind a queued one", map[string]int64{"a": 5, "b": 22})
+	process(1)
+	check("after the queued record", map[string]int64{"a": 5, "b": 24})
 }

@@ -39,6 +39,9 @@ type queue struct {
 	// consumed is the offset after the last record processed or skipped since the task
 	// started or was rewound; 0 if none.
 	consumed int64
+	// skippedTo is the offset after the last undecodable record skipped while records
+	// before it were still queued: consumed may pass it only once they are processed.
+	skippedTo int64
 }
 
 func (q *queue) len() int { return len(q.records) - q.head }

@@ -286,7 +286,11 @@ func (t *Task) Add(records []Input) error {
 				return derr
 			}
 			t.skipped++
-			q.consumed = in.Offset + 1
+			if q.len() == 0 {
+				q.consumed = in.Offset + 1
+			} else {
+				q.skippedTo = in.Offset + 1 // committing it now would skip the queued records
+			}
 			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
 			continue
 		}
@@ -323,6 +327,9 @@ func (t *Task) Process() (bool, error) {
 		return true, err
 	}
 	r.queue.consumed = r.meta.Offset + 1
+	if r.queue.len() == 0 {
+		r.queue.consumed = max(r.queue.consumed, r.queue.skippedTo)
+	}
 	t.processed++
 	_, err = t.punctuate(processor.StreamTime, t.streamTime)
 	return true, err
@@ -342,7 +349,7 @@ func (t *Task) Rewind(consumed map[string]int64) {
 	for _, q := range t.group.queues {
 		clear(q.records)
 		q.records, q.head = q.records[:0], 0
-		q.consumed = 0
+		q.consumed, q.skippedTo = 0, 0
 	}
 	t.consumed = maps.Clone(consumed)
 	for _, c := range t.caches {
