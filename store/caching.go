@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"container/list"
+	"fmt"
+)
 
 // CachingStore is a write-back cache in front of a KeyValueStore, bounded in bytes. It is
 // what WithCaching asks of the engine: reads of cached keys and every write stay in
@@ -28,9 +31,9 @@ type CachingStore struct {
 	maxBytes int64
 
 	entries map[string]*cacheEntry
-	// head is the least recently used entry, tail the most.
-	head, tail *cacheEntry
-	bytes      int64
+	// lru holds the entries, the least recently used at the front.
+	lru   list.List
+	bytes int64
 	// dirty lists the entries written since the last flush, oldest write first; an entry
 	// that became clean or left the cache since is skipped.
 	dirty []*cacheEntry
@@ -39,14 +42,15 @@ type CachingStore struct {
 // cacheEntry is one key of a CachingStore. A nil value with dirty set is a delete not
 // yet written; clean entries always hold a value.
 type cacheEntry struct {
-	key        string
-	value      []byte
-	dirty      bool
-	prev, next *cacheEntry
+	key   string
+	value []byte
+	dirty bool
+	// place is the entry's element of the cache's lru list.
+	place *list.Element
 }
 
 // cacheEntryOverhead is what an entry costs beyond its key and value: the entry, its map
-// slot and its place in the dirty list, roughly.
+// slot, its list element and its place in the dirty list, roughly.
 const cacheEntryOverhead = 96
 
 func (e *cacheEntry) size() int64 { return int64(len(e.key)+len(e.value)) + cacheEntryOverhead }
@@ -138,19 +142,17 @@ func (c *CachingStore) add(e *cacheEntry) error {
 	}
 	c.entries[e.key] = e
 	c.bytes += e.size()
-	c.append(e)
+	e.place = c.lru.PushBack(e)
 	return c.evictOverBound()
 }
 
 func (c *CachingStore) evictOverBound() error {
-	for c.bytes > c.maxBytes && c.head != nil {
-		e := c.head
+	for c.bytes > c.maxBytes && c.lru.Len() > 0 {
+		e := c.lru.Front().Value.(*cacheEntry)
 		if err := c.writeBack(e); err != nil {
 			return err
 		}
-		c.unlink(e)
-		delete(c.entries, e.key)
-		c.bytes -= e.size()
+		c.remove(e)
 	}
 	return nil
 }
@@ -183,9 +185,7 @@ func (c *CachingStore) Flush() error {
 			return err
 		}
 		if e.value == nil && c.entries[e.key] == e {
-			c.unlink(e)
-			delete(c.entries, e.key)
-			c.bytes -= e.size()
+			c.remove(e)
 		}
 	}
 	clear(c.dirty)
@@ -199,7 +199,8 @@ func (c *CachingStore) Discard() {
 	clear(c.entries)
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
-	c.head, c.tail, c.bytes = nil, nil, 0
+	c.lru.Init()
+	c.bytes = 0
 }
 
 func (c *CachingStore) Range(from, to []byte) (Iterator, error) {
@@ -245,45 +246,20 @@ func (c *CachingStore) Unlogged() KeyValueStore {
 // SizeBytes is the bytes held, as the bound counts them.
 func (c *CachingStore) SizeBytes() int64 { return c.bytes }
 
-func (c *CachingStore) touch(e *cacheEntry) {
-	if c.tail == e {
-		return
-	}
-	c.unlink(e)
-	c.append(e)
-}
+func (c *CachingStore) touch(e *cacheEntry) { c.lru.MoveToBack(e.place) }
 
-func (c *CachingStore) append(e *cacheEntry) {
-	e.prev, e.next = c.tail, nil
-	if c.tail != nil {
-		c.tail.next = e
-	} else {
-		c.head = e
-	}
-	c.tail = e
-}
-
-func (c *CachingStore) unlink(e *cacheEntry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		c.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		c.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
+// remove drops e from the cache, written back or not.
+func (c *CachingStore) remove(e *cacheEntry) {
+	c.lru.Remove(e.place)
+	delete(c.entries, e.key)
+	c.bytes -= e.size()
 }
 
 // forget drops key from the cache, without writing it.
 func (c *CachingStore) forget(key []byte) {
 	if e, ok := c.entries[string(key)]; ok {
 		e.dirty = false
-		c.unlink(e)
-		delete(c.entries, e.key)
-		c.bytes -= e.size()
+		c.remove(e)
 	}
 }
 
