@@ -6,7 +6,7 @@ MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
 KS_POM := integration/bench/kafkastreams/pom.xml
 
-.PHONY: test test-unit test-integration lint kafka-image demo demo-pageviews bench
+.PHONY: test test-unit test-integration lint host kafka-image demo demo-pageviews bench
 
 ## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
 test: lint test-unit test-integration
@@ -22,13 +22,17 @@ test-unit:
 	$(GO) test -race -count=1 ./...
 	cd examples && $(GO) test -race -count=1 ./...
 
+## host: install (Debian, as root) and start what the broker tests need: the Docker engine, debootstrap, Maven; see scripts/host.sh
+host:
+	bash scripts/host.sh
+
 ## test-integration: the tests against a real Kafka broker in Docker (see integration/kafkatest)
-test-integration:
+test-integration: host
 	@image=$$(bash $(IMAGE_DIR)/select.sh) && \
 	cd integration && KAFKA_IMAGE=$$image $(GO) test -race -count=1 -v -timeout 30m ./...
 
 ## kafka-image: build the Kafka test image without a registry, unless it exists
-kafka-image:
+kafka-image: host
 	bash $(IMAGE_DIR)/build.sh
 
 ## demo: the word count on an embedded broker (no install); DEMO_ARGS="-brokers host:port" for a real cluster
@@ -41,6 +45,7 @@ demo-pageviews:
 
 ## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6), the broker at the Kafka Streams contender's version (kafka.version in integration/bench/kafkastreams/pom.xml) unless KAFKA_IMAGE names another; prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
 bench:
+	bash scripts/host.sh --bench
 	@version=$$(sed -n 's:^ *<kafka\.version>\([^<]*\)</kafka\.version> *$$:\1:p' $(KS_POM)) && \
 	[ -n "$$version" ] || { echo "bench: no <kafka.version> in $(KS_POM)" >&2; exit 1; }; \
 	image=$$(KAFKA_VERSION=$$version bash $(IMAGE_DIR)/select.sh) && \

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Prepares this machine for Eddy's integration tests and benchmarks, and does nothing
+# more when it is ready: installs from Debian's packages what is missing (the Docker
+# engine, debootstrap and Maven, which build the Kafka image without a registry; with
+# --bench also a JDK, which builds the Kafka Streams contender), and starts the Docker
+# engine when none answers. Installing needs root; without it, it says what to install.
+#
+# Used by `make test-integration`, `make bench`, `make kafka-image` and .ci/run.
+set -euo pipefail
+
+bench=false
+[[ ${1:-} == --bench ]] && bench=true
+
+log() { printf 'host: %s\n' "$*" >&2; }
+
+install_packages() {
+	local missing=()
+	command -v dockerd >/dev/null || missing+=(docker.io)
+	command -v debootstrap >/dev/null || missing+=(debootstrap)
+	command -v mvn >/dev/null || missing+=(maven)
+	if $bench && ! command -v javac >/dev/null; then
+		missing+=(openjdk-17-jdk-headless)
+	fi
+	((${#missing[@]} == 0)) && return
+	if ((EUID != 0)); then
+		log "missing ${missing[*]}; install them as root: apt-get install ${missing[*]}"
+		return 1
+	fi
+	log "installing ${missing[*]} from Debian's packages"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+start_docker() {
+	docker info >/dev/null 2>&1 && return
+	if ((EUID != 0)); then
+		log "no Docker engine answers; start one (as root: dockerd &)"
+		return 1
+	fi
+	local out=/tmp/eddy-dockerd.log
+	log "starting dockerd (log: $out)"
+	nohup dockerd >"$out" 2>&1 &
+	for _ in $(seq 60); do
+		if docker info >/dev/null 2>&1; then
+			log "$(docker version --format 'Docker engine {{.Server.Version}}, API {{.Server.APIVersion}}')"
+			return
+		fi
+		sleep 1
+	done
+	log "dockerd did not answer within 60s; the end of its log:"
+	tail -n 30 "$out" >&2
+	return 1
+}
+
+install_packages
+# Against a cluster that already runs (KAFKA_BOOTSTRAP), the tests start no container.
+[[ -n ${KAFKA_BOOTSTRAP:-} ]] || start_docker
