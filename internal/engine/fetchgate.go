@@ -21,7 +21,8 @@ type fetchGate struct {
 	max int
 	// pause and resume are the client's PauseFetchPartitions and ResumeFetchPartitions.
 	pause, resume func(map[string][]int32)
-	paused        map[topicPartition]bool
+	// paused holds the partitions the gate paused, with the task that reads each.
+	paused map[topicPartition]processor.TaskID
 }
 
 func newFetchGate(client *kgo.Client, max int) *fetchGate {
@@ -29,13 +30,14 @@ func newFetchGate(client *kgo.Client, max int) *fetchGate {
 		max:    max,
 		pause:  func(p map[string][]int32) { client.PauseFetchPartitions(p) },
 		resume: client.ResumeFetchPartitions,
-		paused: map[topicPartition]bool{},
+		paused: map[topicPartition]processor.TaskID{},
 	}
 }
 
 // update pauses and resumes the input partitions of tasks by what each task holds, and
 // resumes the partitions it paused whose task is gone (revoked or lost), as franz-go
-// keeps a partition paused across rebalances.
+// keeps a partition paused across rebalances. It runs after every poll, so it allocates
+// nothing unless a partition changes state.
 func (g *fetchGate) update(tasks map[processor.TaskID]*runningTask) {
 	var pause, resume map[string][]int32
 	add := func(m *map[string][]int32, tp topicPartition) {
@@ -44,24 +46,22 @@ func (g *fetchGate) update(tasks map[processor.TaskID]*runningTask) {
 		}
 		(*m)[tp.topic] = append((*m)[tp.topic], tp.partition)
 	}
-	held := map[topicPartition]bool{}
 	for id, t := range tasks {
-		for _, topic := range t.Subtopology().SourceTopics() {
+		t.EachBuffered(func(topic string, n int) {
 			tp := topicPartition{topic, id.Partition}
-			held[tp] = true
-			full := t.BufferedOf(topic) >= g.max
-			switch {
-			case full && !g.paused[tp]:
-				g.paused[tp] = true
+			_, paused := g.paused[tp]
+			switch full := n >= g.max; {
+			case full && !paused:
+				g.paused[tp] = id
 				add(&pause, tp)
-			case !full && g.paused[tp]:
+			case !full && paused:
 				delete(g.paused, tp)
 				add(&resume, tp)
 			}
-		}
+		})
 	}
-	for tp := range g.paused {
-		if !held[tp] {
+	for tp, id := range g.paused {
+		if tasks[id] == nil {
 			delete(g.paused, tp)
 			add(&resume, tp)
 		}

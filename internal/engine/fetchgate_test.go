@@ -40,7 +40,7 @@ func TestFetchGatePausesFullPartitionsAndResumesThemWhenDrained(t *testing.T) {
 		max:    10,
 		pause:  func(p map[string][]int32) { calls = append(calls, fmt.Sprint("pause ", p)) },
 		resume: func(p map[string][]int32) { calls = append(calls, fmt.Sprint("resume ", p)) },
-		paused: map[topicPartition]bool{},
+		paused: map[topicPartition]processor.TaskID{},
 	}
 	full, light := bufferingTask(t, 0, 10), bufferingTask(t, 1, 9)
 	tasks := map[processor.TaskID]*runningTask{full.ID(): full, light.ID(): light}

@@ -212,13 +212,12 @@ func (t *Task) Dropped() int64 {
 // Buffered is the number of records added but not yet processed.
 func (t *Task) Buffered() int { return t.group.buffered() }
 
-// BufferedOf is the number of records of topic added but not yet processed; 0 for a
-// topic the task does not read.
-func (t *Task) BufferedOf(topic string) int {
-	if q := t.group.queue(topic); q != nil {
-		return q.len()
+// EachBuffered calls fn with each input topic of the task and the number of its records
+// added but not yet processed.
+func (t *Task) EachBuffered(fn func(topic string, n int)) {
+	for _, q := range t.group.queues {
+		fn(q.topic, q.len())
 	}
-	return 0
 }
 
 // Init makes the task's processors and calls their Init, parents first.
