@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/list"
 	"fmt"
 )
@@ -68,7 +69,7 @@ func (c *CachingStore) Get(key []byte) ([]byte, bool, error) {
 	if !found || err != nil {
 		return nil, found, err
 	}
-	return append(make([]byte, 0, len(v)), v...), true, nil
+	return bytes.Clone(v), true, nil
 }
 
 // getShared is Get without the copy: the value is valid until the next call on c.
@@ -87,12 +88,7 @@ func (c *CachingStore) getShared(key []byte) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-func (c *CachingStore) Put(key, value []byte) error {
-	if value == nil {
-		return fmt.Errorf("store %s: %w", c.Name(), ErrNilValue)
-	}
-	return c.putOwned(key, append(make([]byte, 0, len(value)), value...))
-}
+func (c *CachingStore) Put(key, value []byte) error { return c.putOwned(key, bytes.Clone(value)) }
 
 // putOwned is Put of a value that c may keep: the caller no longer uses it.
 func (c *CachingStore) putOwned(key, value []byte) error {
