@@ -46,8 +46,14 @@ type Restorer struct {
 	// NewConsumer returns a consumer, not a group member, that reads the given
 	// partitions from the given offsets with the given options; the Restorer closes it.
 	NewConsumer func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error)
-	// ReadCommitted restores only committed data: up to the last stable offset.
+	// ReadCommitted restores only committed data (exactly-once). The restore still ends at
+	// the end of the log, never at a last stable offset that an open transaction pins:
+	// see Restore.
 	ReadCommitted bool
+	// TransactionWait bounds how long a read_committed restore waits, with nothing left
+	// to read, for transactions open below the end of a changelog partition to end; past
+	// it, Restore fails with ErrTransactionOpen. Default DefaultTransactionWait.
+	TransactionWait time.Duration
 	// BatchRecords is how many records are written between local commits. Default 10,000.
 	BatchRecords int
 	Listener     RestoreListener
@@ -55,10 +61,28 @@ type Restorer struct {
 	Logger *slog.Logger
 }
 
-// Restore brings every target up to the end its changelog partition had when Restore
-// started, reading from the offset its task database committed. A target whose
-// committed offset is gone from the log (compacted or deleted away) or beyond its end is
-// wiped and restored from the start of the log.
+// ErrTransactionOpen says that a read_committed read to the end of a log waited longer
+// than its bound for a transaction open below that end to end.
+var ErrTransactionOpen = errors.New("changelog: a transaction stays open below the end of the log")
+
+// DefaultTransactionWait is the default of Restorer.TransactionWait: Eddy's transaction
+// timeout (10 s), plus the interval at which a broker looks for timed-out transactions
+// to abort (Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by
+// default), plus 10 s of slack: a transaction of a crashed or stalled instance of the
+// same application has ended by then.
+const DefaultTransactionWait = 30 * time.Second
+
+// Restore brings every target up to the end (the high watermark) its changelog
+// partition had when Restore started, reading from the offset its task database
+// committed. A target whose committed offset is gone from the log (compacted or deleted
+// away) or beyond its end is wiped and restored from the start of the log.
+//
+// Under ReadCommitted the end is the same: a read_committed consumer gets no record past
+// the last stable offset, so the restore waits there until every transaction open below
+// the end has ended, bounded by TransactionWait. It never stops at the last stable
+// offset instead: a transaction that a stalled former owner of the task left open pins
+// it below records that later owners committed, and restoring only up to it would lose
+// them (their input offsets are committed, so nothing would redo them).
 func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
 	if len(targets) == 0 {
 		return nil
@@ -71,11 +95,7 @@ func (r *Restorer) Restore(ctx context.Context, targets []Target) error {
 	if err != nil {
 		return fmt.Errorf("changelog: listing start offsets: %w", err)
 	}
-	list := r.Admin.ListEndOffsets
-	if r.ReadCommitted {
-		list = r.Admin.ListCommittedOffsets
-	}
-	ends, err := ListOffsets(ctx, list, topics)
+	ends, err := ListOffsets(ctx, r.Admin.ListEndOffsets, topics)
 	if err != nil {
 		return fmt.Errorf("changelog: listing end offsets: %w", err)
 	}
@@ -180,16 +200,24 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 		pending = 0
 		return nil
 	}
+	wait := NewTransactionWait(r.Admin, r.TransactionWait, r.logger().With("store", t.Store))
 	for next < end {
-		fetches := consumer.PollFetches(ctx)
+		// Polls are bounded so that a read_committed restore notices when it waits at
+		// the last stable offset for a transaction (Restore).
+		pollCtx, cancel := context.WithTimeout(ctx, StallCheckInterval)
+		fetches := consumer.PollFetches(pollCtx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("changelog: restoring store %q: %w", t.Store, err)
 		}
-		if err := fetches.Err(); err != nil {
+		if err := fetchError(fetches); err != nil {
 			return fmt.Errorf("changelog: restoring store %q from %s partition %d: %w", t.Store, t.Topic, t.Partition, err)
 		}
+		before := next
 		for _, rec := range fetches.Records() {
 			if rec.Offset >= end {
+				// Every offset below end came back, or was filtered out as aborted.
+				next = end
 				break
 			}
 			if rec.Attrs.IsControl() {
@@ -211,6 +239,16 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 				}
 			}
 		}
+		switch {
+		case next > before:
+			wait.Progressed()
+		case r.ReadCommitted && next < end:
+			position := kadm.Offsets{}
+			position.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: next})
+			if err := wait.Stalled(ctx, position); err != nil {
+				return fmt.Errorf("changelog: restoring store %q: %w", t.Store, err)
+			}
+		}
 	}
 	if err := commit(); err != nil {
 		return err
@@ -219,6 +257,18 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 		r.Listener.OnRestoreEnd(t.Topic, t.Partition, t.Store, total, time.Since(began))
 	}
 	return nil
+}
+
+// fetchError returns the first error of fetches that is not the end of a poll's own
+// deadline.
+func fetchError(fetches kgo.Fetches) error {
+	var err error
+	fetches.EachError(func(_ string, _ int32, e error) {
+		if err == nil && !errors.Is(e, context.DeadlineExceeded) {
+			err = e
+		}
+	})
+	return err
 }
 
 func (r *Restorer) logger() *slog.Logger {

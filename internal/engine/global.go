@@ -70,7 +70,7 @@ type globalsConfig struct {
 	admin *kadm.Client
 	// partitions holds the partition count of every global topic.
 	partitions map[string]int32
-	// readCommitted reads only committed records, up to the last stable offset.
+	// readCommitted reads only committed records (pollToEnd says how far the bootstrap reads).
 	readCommitted bool
 	// newClient makes the global client with the engine's client options, then opts.
 	newClient func(opts ...kgo.Opt) (*kgo.Client, error)
@@ -141,18 +141,10 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 	if err != nil {
 		return fmt.Errorf("global stores: listing start offsets: %w", err)
 	}
-	// The log ends at the high watermark; under read_committed reading ends at the last
-	// stable offset, which may be lower (an open transaction).
+	// Reading ends at the high watermark, under read_committed too (see pollToEnd).
 	highs, err := changelog.ListOffsets(ctx, gc.admin.ListEndOffsets, topics)
 	if err != nil {
 		return fmt.Errorf("global stores: listing end offsets: %w", err)
-	}
-	ends := highs
-	if gc.readCommitted {
-		ends, err = changelog.ListOffsets(ctx, gc.admin.ListCommittedOffsets, topics)
-		if err != nil {
-			return fmt.Errorf("global stores: listing last stable offsets: %w", err)
-		}
 	}
 
 	committed, err := g.db.CommittedOffsets()
@@ -185,11 +177,10 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 		for p := range s.partitions {
 			start, ok1 := starts.Lookup(topic, p)
 			high, ok2 := highs.Lookup(topic, p)
-			last, ok3 := ends.Lookup(topic, p)
-			if !ok1 || !ok2 || !ok3 {
+			if !ok1 || !ok2 {
 				return fmt.Errorf("global stores: %s partition %d is not in the cluster's metadata", topic, p)
 			}
-			logStart[p], end[topicPartition{topic, p}] = start.Offset, last.Offset
+			logStart[p], end[topicPartition{topic, p}] = start.Offset, high.Offset
 			off, ok := committed[globalCheckpoint(s.Def.Name(), p)]
 			if !ok {
 				off = start.Offset
@@ -225,23 +216,9 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 		return fmt.Errorf("global stores: client: %w", err)
 	}
 
-	var applied, pending int
-	for !g.reached(end) {
-		fetches := g.client.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("global stores: bootstrapping: %w", err)
-		}
-		n, err := g.apply(fetches)
-		if err != nil {
-			return err
-		}
-		applied += n
-		if pending += n; pending >= globalBatch {
-			if err := g.commit(); err != nil {
-				return err
-			}
-			pending = 0
-		}
+	applied, err := g.pollToEnd(ctx, end, gc)
+	if err != nil {
+		return err
 	}
 	if err := g.commit(); err != nil {
 		return err
@@ -250,14 +227,58 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 	return nil
 }
 
-// reached reports whether every partition was read up to its offset in end.
-func (g *globals) reached(end map[topicPartition]int64) bool {
-	for tp, off := range end {
-		if g.next[tp] < off {
-			return false
+// pollToEnd applies records until every partition is read up to its offset in end, and
+// returns how many it applied. Under read_committed a partition's reading waits at its
+// last stable offset until the transactions open below its end have ended, as a
+// changelog restore does (changelog.Restorer.Restore), but a wait past
+// changelog.DefaultTransactionWait ends the bootstrap instead of failing it: the global
+// topics are the application's input, whose producers may keep transactions open far
+// longer than Eddy's own, and nothing is lost, since update reads on from where the
+// bootstrap stopped.
+func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, gc globalsConfig) (applied int, err error) {
+	wait := changelog.NewTransactionWait(gc.admin, changelog.DefaultTransactionWait, g.log.With("global_stores", true))
+	var pending int
+	for {
+		behind := kadm.Offsets{}
+		for tp, off := range end {
+			if g.next[tp] < off {
+				behind.Add(kadm.Offset{Topic: tp.topic, Partition: tp.partition, At: g.next[tp]})
+			}
+		}
+		if len(behind) == 0 {
+			return applied, nil
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, changelog.StallCheckInterval)
+		fetches := g.client.PollFetches(pollCtx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return applied, fmt.Errorf("global stores: bootstrapping: %w", err)
+		}
+		n, err := g.apply(fetches)
+		if err != nil {
+			return applied, err
+		}
+		applied += n
+		if pending += n; pending >= globalBatch {
+			if err := g.commit(); err != nil {
+				return applied, err
+			}
+			pending = 0
+		}
+		switch {
+		case fetches.NumRecords() > 0: // control records included
+			wait.Progressed()
+		case gc.readCommitted:
+			err := wait.Stalled(ctx, behind)
+			if errors.Is(err, changelog.ErrTransactionOpen) {
+				g.log.Warn("global stores: starting before a transaction open on a global topic has ended; its records are applied once it commits", "error", err)
+				return applied, nil
+			}
+			if err != nil {
+				return applied, fmt.Errorf("global stores: bootstrapping: %w", err)
+			}
 		}
 	}
-	return true
 }
 
 // apply writes the records of fetches to their stores and returns how many it applied.

@@ -1,0 +1,169 @@
+package changelog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/store/memstore"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const topic = "app-s-changelog"
+
+// newCluster starts an embedded broker with the changelog topic (one partition) and
+// returns its seed brokers.
+func newCluster(t *testing.T) []string {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	return cluster.ListenAddrs()
+}
+
+func newClient(t *testing.T, seeds []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// openTransaction begins a transaction of transactional id id and writes kvs (key,
+// value, key, value, ...) to the changelog in it; the caller ends it.
+func openTransaction(t *testing.T, ctx context.Context, seeds []string, id string, kvs ...string) *kgo.Client {
+	t.Helper()
+	producer := newClient(t, seeds, kgo.DefaultProduceTopic(topic), kgo.TransactionalID(id))
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(kvs); i += 2 {
+		if err := producer.ProduceSync(ctx, kgo.KeyStringRecord(kvs[i], kvs[i+1])).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return producer
+}
+
+func endTransaction(t *testing.T, ctx context.Context, producer *kgo.Client, end kgo.TransactionEndTry) {
+	t.Helper()
+	if err := producer.EndTransaction(ctx, end); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newRestorer(t *testing.T, seeds []string, wait time.Duration) *changelog.Restorer {
+	return &changelog.Restorer{
+		Admin:           kadm.NewClient(newClient(t, seeds)),
+		ReadCommitted:   true,
+		TransactionWait: wait,
+		NewConsumer: func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error) {
+			return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(partitions)}, opts...)...)
+		},
+	}
+}
+
+func newTarget(t *testing.T) changelog.Target {
+	t.Helper()
+	db, err := memstore.New().Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kv, err := db.KeyValue("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return changelog.Target{Store: "s", Topic: topic, Partition: 0, KV: kv, DB: db}
+}
+
+func contents(t *testing.T, kv store.KeyValueStore) []string {
+	t.Helper()
+	it, err := kv.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for it.Next() {
+		got = append(got, fmt.Sprintf("%s=%s", it.Key(), it.Value()))
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestRestoreReadCommittedWaitsForATransactionOpenBelowCommittedRecords is the case of
+// issue 11: a stalled former owner of a task left a transaction open on the changelog,
+// and a later owner committed records after it. The last stable offset is pinned at the
+// open transaction's first record, but the restore must not stop there: it waits until
+// the transaction ends (here, aborted) and then restores the committed records behind it.
+func TestRestoreReadCommittedWaitsForATransactionOpenBelowCommittedRecords(t *testing.T) {
+	seeds := newCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	committed := openTransaction(t, ctx, seeds, "owner-1", "a", "1")
+	endTransaction(t, ctx, committed, kgo.TryCommit)
+	zombie := openTransaction(t, ctx, seeds, "zombie", "a", "stale", "b", "stale")
+	later := openTransaction(t, ctx, seeds, "owner-2", "a", "2", "c", "2")
+	endTransaction(t, ctx, later, kgo.TryCommit)
+
+	target := newTarget(t)
+	restored := make(chan error, 1)
+	go func() { restored <- newRestorer(t, seeds, time.Minute).Restore(ctx, []changelog.Target{target}) }()
+	select {
+	case err := <-restored:
+		t.Fatalf("the restore ended while a transaction was open below the end of the log (err %v), with %v", err, contents(t, target.KV))
+	case <-time.After(1500 * time.Millisecond):
+	}
+	endTransaction(t, ctx, zombie, kgo.TryAbort)
+	if err := <-restored; err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if got, want := contents(t, target.KV), []string{"a=2", "c=2"}; !slices.Equal(got, want) {
+		t.Errorf("restored %v, want %v: the records committed behind the open transaction", got, want)
+	}
+	offsets, err := target.DB.CommittedOffsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0 a=1, 1 marker, 2-3 the zombie's, 4-5 the later owner's, 6 its marker; the
+	// zombie's abort marker comes at 7, after the end the restore listed.
+	if offsets["s"] != 7 {
+		t.Errorf("checkpoint %d after the restore, want 7", offsets["s"])
+	}
+}
+
+// TestRestoreReadCommittedFailsWhenATransactionStaysOpenPastTheWait: a transaction that
+// never ends (a hanging transaction) makes the restore fail with ErrTransactionOpen once
+// it has waited TransactionWait, rather than restore part of the committed records.
+func TestRestoreReadCommittedFailsWhenATransactionStaysOpenPastTheWait(t *testing.T) {
+	seeds := newCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	openTransaction(t, ctx, seeds, "hanging", "a", "stale")
+	later := openTransaction(t, ctx, seeds, "owner", "a", "1")
+	endTransaction(t, ctx, later, kgo.TryCommit)
+
+	target := newTarget(t)
+	began := time.Now()
+	err := newRestorer(t, seeds, 2*time.Second).Restore(ctx, []changelog.Target{target})
+	if !errors.Is(err, changelog.ErrTransactionOpen) {
+		t.Fatalf("restore returned %v, want ErrTransactionOpen", err)
+	}
+	if took := time.Since(began); took < 2*time.Second {
+		t.Errorf("the restore gave up after %s, before its 2 s wait", took)
+	}
+	t.Logf("restore past a hanging transaction: %v", err)
+}

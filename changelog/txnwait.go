@@ -1,0 +1,88 @@
+package changelog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// TransactionWait watches a read_committed read to the end of a log for the time it
+// spends waiting at a last stable offset: a read_committed consumer gets nothing past the
+// first offset of the oldest transaction still open, so a read to the high watermark
+// waits there until that transaction ends. The reader calls Stalled after every poll
+// that brought nothing and Progressed after every poll that brought records.
+//
+// A TransactionWait is used by one goroutine.
+type TransactionWait struct {
+	admin *kadm.Client
+	max   time.Duration
+	log   *slog.Logger
+	// since is when the read began waiting for a transaction; zero while it does not.
+	since time.Time
+}
+
+// NewTransactionWait returns a TransactionWait that lists last stable offsets with
+// admin, allows waits of up to max (DefaultTransactionWait when max is not positive),
+// and logs the waits to logger (nil discards).
+func NewTransactionWait(admin *kadm.Client, max time.Duration, logger *slog.Logger) *TransactionWait {
+	if max <= 0 {
+		max = DefaultTransactionWait
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &TransactionWait{admin: admin, max: max, log: logger}
+}
+
+// Stalled is called after a poll that brought nothing, with the position (the next
+// offset to read) of every partition that has not reached its end yet. It lists their
+// last stable offsets: when some partition's position has reached its own, the read
+// waits for a transaction. It logs when such a wait begins and returns
+// ErrTransactionOpen once it has lasted longer than the bound. A read whose positions
+// are all below their last stable offsets waits for the broker, not for a transaction,
+// and is not bounded here.
+func (w *TransactionWait) Stalled(ctx context.Context, positions kadm.Offsets) error {
+	topics := positions.TopicsSet().Topics()
+	stable, err := ListOffsets(ctx, w.admin.ListCommittedOffsets, topics)
+	if err != nil {
+		return fmt.Errorf("changelog: listing last stable offsets: %w", err)
+	}
+	var blocked *kadm.ListedOffset
+	for _, o := range positions.Sorted() {
+		if lso, ok := stable.Lookup(o.Topic, o.Partition); ok && o.At >= lso.Offset {
+			blocked = &lso
+			break
+		}
+	}
+	if blocked == nil {
+		w.since = time.Time{}
+		return nil
+	}
+	if w.since.IsZero() {
+		w.since = time.Now()
+		w.log.Info("waiting for a transaction open below the end of the log to end",
+			"topic", blocked.Topic, "partition", blocked.Partition, "last_stable_offset", blocked.Offset, "max_wait", w.max)
+		return nil
+	}
+	if waited := time.Since(w.since); waited > w.max {
+		return fmt.Errorf("%w: %s partition %d has stayed at its last stable offset %d for %s; a transaction open past its timeout needs an operator (kafka-transactions.sh find-hanging, then abort)",
+			ErrTransactionOpen, blocked.Topic, blocked.Partition, blocked.Offset, waited.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// Progressed is called after a poll that brought records; it logs the end of a wait.
+func (w *TransactionWait) Progressed() {
+	if w.since.IsZero() {
+		return
+	}
+	w.log.Info("the open transaction ended; reading on", "waited", time.Since(w.since).Round(time.Millisecond))
+	w.since = time.Time{}
+}
+
+// StallCheckInterval is how long a read to the end of a log polls before it checks
+// whether it waits for a transaction (TransactionWait.Stalled).
+const StallCheckInterval = time.Second
