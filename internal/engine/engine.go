@@ -114,6 +114,12 @@ type Engine struct {
 	// callbacksWaiting is set when a rebalance waits for the loop to allow it: under
 	// exactly-once the loop then commits at once instead of at the commit interval.
 	callbacksWaiting atomic.Bool
+	// lostMembership is set under exactly-once when the coordinator said, while a
+	// callback waited, that this instance is no longer the member it was: the open
+	// transaction is aborted rather than committed (rejoin.go). cancelEnd holds
+	// the cancel function of the End under way, if one is.
+	lostMembership atomic.Bool
+	cancelEnd      atomic.Pointer[context.CancelFunc]
 	// rebalancing is set from the moment the member (re)joins its group until its next
 	// assignment. Periodic commits wait meanwhile: the client holds offset commits back
 	// during a join, and a commit waiting there would stop every task for the whole
@@ -123,6 +129,9 @@ type Engine struct {
 	// its stores have committed, for the balancer. Written under mu, read by the group
 	// goroutine without it.
 	stateOffsets sync.Map
+	// membershipCommitted says whether the current membership has committed: one that
+	// did resets the rejoin backoff.
+	membershipCommitted bool
 	// inputs is step's buffer for the records of one fetched partition, reused.
 	inputs []task.Input
 
@@ -191,6 +200,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}()
 
+	var backoff rejoinBackoff
 	for {
 		err := e.member(ctx, partitions)
 		if !errors.Is(err, errTasksMigrated) {
@@ -201,7 +211,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 		// Kafka Streams: TaskMigratedException. The tasks were closed without a commit
 		// and their work since the last one is redone by whoever owns them now.
-		e.log.Warn("this instance lost its tasks or its producer was fenced; rejoining the group", "error", err)
+		if e.membershipCommitted {
+			backoff.reset()
+		}
+		wait := backoff.next()
+		e.log.Warn("this instance lost its tasks or its producer was fenced; rejoining the group", "error", err, "after", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
 	}
 }
 
@@ -217,6 +236,8 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 	e.fatal, e.txn, e.inTxn = nil, nil, false
 	e.rebalancing.Store(false)
 	e.callbacksWaiting.Store(false)
+	e.lostMembership.Store(false)
+	e.membershipCommitted = false
 	balancer, err := rebalance.New(rebalance.Config{
 		Subtopologies: e.subtopologies,
 		TaskOffsets:   e.localTaskOffsets,
@@ -244,7 +265,7 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
 		kgo.AdjustFetchOffsetsFn(e.resetOffsets),
-		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { e.callbacksWaiting.Store(true) }),
+		kgo.OnPartitionsCallbackBlocked(e.onCallbacksBlocked),
 	}, cfg.ClientOpts...)
 	if cfg.TransactionalID == "" {
 		e.client, err = kgo.NewClient(opts...)
@@ -260,6 +281,16 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 	}
 	if err != nil {
 		return fmt.Errorf("group client: %w", err)
+	}
+	if e.txn != nil {
+		// Initializing the producer id now, not at the first record, makes the broker
+		// abort at once a transaction that this instance's transactional id left open
+		// (an End that failed or was cut short), instead of letting it pin the last
+		// stable offsets of what it wrote until its timeout.
+		if _, _, err := e.client.ProducerID(ctx); err != nil {
+			e.client.Close()
+			return fmt.Errorf("%w: initializing the transactional producer: %w", errTasksMigrated, err)
+		}
 	}
 	e.collector = newCollector(e.client, partitions)
 	e.gate = newFetchGate(e.client, e.cfg.BufferedRecordsPerPartition)
@@ -336,6 +367,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			}
 			cancel()
 			lastCommit, committed = time.Now(), true
+			e.membershipCommitted = e.membershipCommitted || err == nil
 		}
 		e.publishStats()
 		e.mu.Unlock()
@@ -414,12 +446,20 @@ func (e *Engine) commitTransaction(ctx context.Context) error {
 		return err
 	}
 	e.inTxn = false
-	// A transaction older than its timeout is aborted by the broker anyway; an End that
-	// takes as long (seen when the member was put out of the group while it stalled)
-	// must not hold the instance for the whole commit timeout.
+	if e.lostMembership.Load() {
+		// Put out of the group: the transaction cannot commit, and aborting it now
+		// unblocks the readers of what it wrote (rejoin.go).
+		_, err := e.txn.End(ctx, kgo.TryAbort)
+		return errors.Join(fmt.Errorf("%w: put out of the group during a transaction, which was aborted", errTasksMigrated), err)
+	}
+	// A transaction older than its timeout is aborted by the broker anyway: an End must
+	// not hold the instance longer. onCallbacksBlocked cuts it short when the instance
+	// finds itself out of the group.
 	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
 	defer cancel()
+	e.cancelEnd.Store(&cancel)
 	committed, err := e.txn.End(ctx, kgo.TryCommit)
+	e.cancelEnd.Store(nil)
 	if err != nil {
 		// Fenced, timed out, or out of the group: nothing of this transaction counts.
 		return fmt.Errorf("%w: ending a transaction: %w", errTasksMigrated, err)
