@@ -44,7 +44,7 @@ log "resolving Apache Kafka $version and its runtime dependencies from Maven Cen
 mkdir -p "$work/context/libs"
 copy_jars() {
 	mvn -q -B -Dstyle.color=never -f "$here/pom.xml" -Dkafka.version="$version" "$@" dependency:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/context/libs"
+		-DincludeScope=runtime -DoutputDirectory="$work/context/libs" >&2
 }
 copy_jars
 # slf4j-simple binds only to the slf4j-api of its own version, and without a binding the

@@ -28,6 +28,7 @@ elif pull_error=$(docker pull -q "$official" 2>&1 >/dev/null); then
 	echo "$official"
 else
 	log "the official $official cannot be pulled (${pull_error//$'\n'/ }); using $local_image, built without a registry"
-	KAFKA_LOCAL_IMAGE=$local_image "$here/build.sh"
+	# Standard output is the image name alone: whatever the build prints goes to stderr.
+	KAFKA_LOCAL_IMAGE=$local_image "$here/build.sh" >&2
 	echo "$local_image"
 fi
