@@ -176,17 +176,24 @@ type eosRig struct {
 	configs  []childConfig
 	children []*child
 
-	mu        sync.Mutex
-	wantCount map[string]int64
-	wantSum   map[string]int64
-	produced  int
+	mu       sync.Mutex
+	input    map[string][]int64 // each key's amounts, in the order the broker acknowledged them
+	produced int
 
 	stopInput func()
 	inputDone chan error
 }
 
-// newEOSRig starts instances processes and input over keys keys.
+// newEOSRig starts instances processes and input over keys keys, produced as fast as the
+// broker acknowledges records one at a time, with a 500 µs pause after each.
 func newEOSRig(t *testing.T, instances, partitions, keys int) *eosRig {
+	t.Helper()
+	return newPacedEOSRig(t, instances, partitions, keys, 0)
+}
+
+// newPacedEOSRig is newEOSRig with the input paced to rate records per second (as far as
+// acknowledgements one at a time allow), or unpaced if rate is 0.
+func newPacedEOSRig(t *testing.T, instances, partitions, keys, rate int) *eosRig {
 	t.Helper()
 	cluster := kafka.Cluster(t)
 	r := &eosRig{
@@ -195,8 +202,7 @@ func newEOSRig(t *testing.T, instances, partitions, keys int) *eosRig {
 		in:        cluster.NewTopic(t, int32(partitions), nil),
 		out:       cluster.NewTopic(t, int32(partitions), nil),
 		logDir:    t.TempDir(),
-		wantCount: map[string]int64{},
-		wantSum:   map[string]int64{},
+		input:     map[string][]int64{},
 		inputDone: make(chan error, 1),
 	}
 	for i := range instances {
@@ -214,19 +220,23 @@ func newEOSRig(t *testing.T, instances, partitions, keys int) *eosRig {
 	r.stopInput = cancel
 	go func() {
 		rng := rand.New(rand.NewPCG(1, 2))
+		start := time.Now()
 		var err error
-		for ctx.Err() == nil && err == nil {
+		for n := 1; ctx.Err() == nil && err == nil; n++ {
 			key := fmt.Sprintf("key-%03d", rng.IntN(keys))
 			amount := int64(1 + rng.IntN(100))
 			value, _ := serde.Int64().Serialize(r.in, amount)
 			if err = producer.ProduceSync(t.Context(), kgo.KeySliceRecord([]byte(key), value)).FirstErr(); err == nil {
 				r.mu.Lock()
-				r.wantCount[key]++
-				r.wantSum[key] += amount
+				r.input[key] = append(r.input[key], amount)
 				r.produced++
 				r.mu.Unlock()
 			}
-			time.Sleep(500 * time.Microsecond)
+			if rate > 0 {
+				time.Sleep(time.Until(start.Add(time.Duration(n) * time.Second / time.Duration(rate))))
+			} else {
+				time.Sleep(500 * time.Microsecond)
+			}
 		}
 		r.inputDone <- err
 	}()
@@ -249,26 +259,54 @@ func (r *eosRig) restart(i int) {
 	r.children[i] = startChild(r.t, r.configs[i], r.logPath(i))
 }
 
+// endInput stops the input and fails the test if producing it failed. Read r.input only
+// after it.
+func (r *eosRig) endInput() {
+	r.t.Helper()
+	r.stopInput()
+	if err := <-r.inputDone; err != nil {
+		r.t.Fatalf("producing input: %v", err)
+	}
+}
+
+// wantCounts returns each key's number of input records. REQUIRES: endInput.
+func (r *eosRig) wantCounts() map[string]int64 {
+	counts := make(map[string]int64, len(r.input))
+	for key, amounts := range r.input {
+		counts[key] = int64(len(amounts))
+	}
+	return counts
+}
+
+// stopInstances stops every instance with SIGTERM and fails the test unless each exits
+// cleanly.
+func (r *eosRig) stopInstances() {
+	r.t.Helper()
+	for i, c := range r.children {
+		if err := c.signal(syscall.SIGTERM); err != nil {
+			r.t.Errorf("instance %d did not stop cleanly: %v; the logs:\n%s", i, err, tailLogs(r.logDir))
+		}
+	}
+}
+
 // finish stops the input, reads the output read_committed until every key has its
 // final count, checks that every key's counts are exactly 1..n and its final sum is
 // right, stops the instances, and returns the number of output records.
 func (r *eosRig) finish() (records int) {
 	t := r.t
 	t.Helper()
-	r.stopInput()
-	if err := <-r.inputDone; err != nil {
-		t.Fatalf("producing input: %v", err)
-	}
+	r.endInput()
+	wantCount := r.wantCounts()
 	reader := r.cluster.Client(t, kgo.ConsumeTopics(r.out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	emitted := map[string][]tally{}
 	latest := map[string]int64{}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	for !maps.Equal(latest, r.wantCount) {
+	for !maps.Equal(latest, wantCount) {
 		fetches := reader.PollFetches(ctx)
 		if ctx.Err() != nil {
 			t.Fatalf("after 3 minutes the output is not complete: %d of %d keys have their final count; the logs:\n%s",
-				countEqual(latest, r.wantCount), len(r.wantCount), tailLogs(r.logDir))
+				countEqual(latest, wantCount), len(wantCount), tailLogs(r.logDir))
 		}
 		if err := fetches.Err(); err != nil {
 			t.Fatal(err)
@@ -281,12 +319,12 @@ func (r *eosRig) finish() (records int) {
 			key := string(rec.Key)
 			emitted[key] = append(emitted[key], v)
 			latest[key] = v.Count
-			if v.Count > r.wantCount[key] {
-				t.Fatalf("%s: count %d exceeds the %d input records of the key: records were processed twice", key, v.Count, r.wantCount[key])
+			if v.Count > wantCount[key] {
+				t.Fatalf("%s: count %d exceeds the %d input records of the key: records were processed twice", key, v.Count, wantCount[key])
 			}
 		}
 	}
-	for _, key := range slices.Sorted(maps.Keys(r.wantCount)) {
+	for _, key := range slices.Sorted(maps.Keys(r.input)) {
 		seq := emitted[key]
 		records += len(seq)
 		for i, v := range seq {
@@ -295,15 +333,15 @@ func (r *eosRig) finish() (records int) {
 				break
 			}
 		}
-		if last := seq[len(seq)-1]; last.Sum != r.wantSum[key] {
-			t.Errorf("%s: final sum %d, want %d", key, last.Sum, r.wantSum[key])
+		var wantSum int64
+		for _, amount := range r.input[key] {
+			wantSum += amount
+		}
+		if last := seq[len(seq)-1]; last.Sum != wantSum {
+			t.Errorf("%s: final sum %d, want %d", key, last.Sum, wantSum)
 		}
 	}
-	for i, c := range r.children {
-		if err := c.signal(syscall.SIGTERM); err != nil {
-			t.Errorf("instance %d did not stop cleanly: %v; the logs:\n%s", i, err, tailLogs(r.logDir))
-		}
-	}
+	r.stopInstances()
 	return records
 }
 
@@ -324,7 +362,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	}
 	records := rig.finish()
 	t.Logf("crash loop: %d kills (SIGKILL) of 3 instance processes; %d input records, %d committed output records over %d keys; duplicates and gaps: none (any would have failed the test)",
-		kills, rig.produced, records, len(rig.wantCount))
+		kills, rig.produced, records, len(rig.input))
 }
 
 // TestStalledInstanceIsFenced stops an exactly-once instance with SIGSTOP for longer than
@@ -362,7 +400,7 @@ func TestStalledInstanceIsFenced(t *testing.T) {
 		t.Errorf("the stalled instance's log shows no aborted transaction, lost tasks or rejoin:\n%s", tailLogs(rig.logDir))
 	}
 	t.Logf("stalled instance: %d committed output records over %d keys, none twice; the zombie's log has %d aborts, losses or rejoins",
-		records, len(rig.wantCount), fenced)
+		records, len(rig.input), fenced)
 }
 
 func countEqual(a, b map[string]int64) int {
@@ -409,5 +447,5 @@ func TestBrokerOutageDuringExactlyOnceProcessing(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	records := rig.finish()
 	t.Logf("broker frozen for 8 s during exactly-once processing: %d committed output records over %d keys, none twice, none missing",
-		records, len(rig.wantCount))
+		records, len(rig.input))
 }
