@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/integration/kafkatest"
 	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -42,6 +43,21 @@ func TestRestoreReadCommittedSkipsAbortedWritesAndEndsOnAMarker(t *testing.T) {
 	transaction(kgo.TryAbort, "a", "aborted", "c", "aborted")
 	transaction(kgo.TryCommit, "b", "2")
 
+	got, checkpoint := restoreReadCommitted(t, ctx, cluster, topic)
+	if want := []string{"a=1", "b=2"}; !slices.Equal(got, want) {
+		t.Errorf("restored %v, want %v", got, want)
+	}
+	// Three data records, two aborted ones, and three markers: offsets 0 to 7.
+	if checkpoint != 8 {
+		t.Errorf("checkpoint after restore is %d, want 8 (past the last commit marker)", checkpoint)
+	}
+}
+
+// restoreReadCommitted restores partition 0 of topic, read_committed, into a new
+// in-memory store, and returns what the store then holds ("key=value", in key order) and
+// its checkpoint.
+func restoreReadCommitted(t *testing.T, ctx context.Context, cluster *kafkatest.Cluster, topic string) (contents []string, checkpoint int64) {
+	t.Helper()
 	db, err := memstore.New().Open("")
 	if err != nil {
 		t.Fatal(err)
@@ -61,29 +77,21 @@ func TestRestoreReadCommittedSkipsAbortedWritesAndEndsOnAMarker(t *testing.T) {
 	if err := restorer.Restore(ctx, []changelog.Target{{Store: "s", Topic: topic, Partition: 0, KV: kv, DB: db}}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-
-	var got []string
 	it, err := kv.All()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for it.Next() {
-		got = append(got, fmt.Sprintf("%s=%s", it.Key(), it.Value()))
+		contents = append(contents, fmt.Sprintf("%s=%s", it.Key(), it.Value()))
 	}
-	if err := it.Close(); err != nil {
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
 		t.Fatal(err)
-	}
-	if want := []string{"a=1", "b=2"}; !slices.Equal(got, want) {
-		t.Errorf("restored %v, want %v", got, want)
 	}
 	offsets, err := db.CommittedOffsets()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three data records, two aborted ones, and three markers: offsets 0 to 7.
-	if offsets["s"] != 8 {
-		t.Errorf("checkpoint after restore is %d, want 8 (past the last commit marker)", offsets["s"])
-	}
+	return contents, offsets["s"]
 }
 
 // TestRestoreReadCommittedWaitsForATransactionOpenBelowCommittedRecords is issue 11 on
@@ -136,38 +144,8 @@ func TestRestoreReadCommittedWaitsForATransactionOpenBelowCommittedRecords(t *te
 		t.Fatalf("the last stable offset %d is not below the high watermark %d: the open transaction does not pin it", lso.Offset, hw.Offset)
 	}
 
-	db, err := memstore.New().Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	kv, err := db.KeyValue("s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	restorer := &changelog.Restorer{
-		Admin:         admin,
-		ReadCommitted: true,
-		NewConsumer: func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error) {
-			return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cluster.Seeds()...), kgo.ConsumePartitions(partitions)}, opts...)...)
-		},
-	}
-	if err := restorer.Restore(ctx, []changelog.Target{{Store: "s", Topic: topic, Partition: 0, KV: kv, DB: db}}); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
+	got, _ := restoreReadCommitted(t, ctx, cluster, topic)
 	waited := time.Since(opened)
-
-	var got []string
-	it, err := kv.All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for it.Next() {
-		got = append(got, fmt.Sprintf("%s=%s", it.Key(), it.Value()))
-	}
-	if err := errors.Join(it.Err(), it.Close()); err != nil {
-		t.Fatal(err)
-	}
 	if want := []string{"a=2", "b=1", "c=2"}; !slices.Equal(got, want) {
 		t.Errorf("restored %v, want %v: what was committed before and behind the open transaction", got, want)
 	}
