@@ -267,6 +267,9 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 		kgo.AdjustFetchOffsetsFn(e.resetOffsets),
 		kgo.OnPartitionsCallbackBlocked(e.onCallbacksBlocked),
 	}, cfg.ClientOpts...)
+	// The group callbacks take e.mu: holding it until the collector and the restorer
+	// exist keeps a callback of the new client from opening tasks without them.
+	e.mu.Lock()
 	if cfg.TransactionalID == "" {
 		e.client, err = kgo.NewClient(opts...)
 	} else {
@@ -280,17 +283,8 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 		}
 	}
 	if err != nil {
+		e.mu.Unlock()
 		return fmt.Errorf("group client: %w", err)
-	}
-	if e.txn != nil {
-		// Initializing the producer id now, not at the first record, makes the broker
-		// abort at once a transaction that this instance's transactional id left open
-		// (an End that failed or was cut short), instead of letting it pin the last
-		// stable offsets of what it wrote until its timeout.
-		if _, _, err := e.client.ProducerID(ctx); err != nil {
-			e.client.Close()
-			return fmt.Errorf("%w: initializing the transactional producer: %w", errTasksMigrated, err)
-		}
 	}
 	e.collector = newCollector(e.client, partitions)
 	e.gate = newFetchGate(e.client, e.cfg.BufferedRecordsPerPartition)
@@ -303,7 +297,17 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) error 
 			return kgo.NewClient(append(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions)), opts...)...)
 		},
 	}
+	e.mu.Unlock()
 
+	if e.txn != nil {
+		// Initializing the producer id now, not at the first record, makes the broker
+		// abort at once a transaction that this instance's transactional id left open
+		// (an End that failed or was cut short), instead of letting it pin the last
+		// stable offsets of what it wrote until its timeout.
+		if _, _, err := e.client.ProducerID(ctx); err != nil {
+			return errors.Join(fmt.Errorf("%w: initializing the transactional producer: %w", errTasksMigrated, err), e.shutdown(false))
+		}
+	}
 	e.log.Info("group member started", "subtopologies", len(e.subtopologies), "exactly_once", e.txn != nil)
 	err = e.loop(ctx)
 	return errors.Join(err, e.shutdown(err == nil))
