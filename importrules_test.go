@@ -38,14 +38,14 @@ var importRules = []importRule{
 	{pkg: "processor", mayImport: []string{"serde"}, noKafkaClient: true},
 	{pkg: "store/...", mayImport: []string{"store/...", "serde", "processor", "github.com/cockroachdb/pebble/v2"}, noKafkaClient: true},
 	{pkg: "topology/...", mayImport: []string{"processor", "serde", "store/..."}, noKafkaClient: true},
-	{pkg: "changelog/...", mayImport: []string{"store/...", kafkaClient}},
-	{pkg: "rebalance/...", mayImport: []string{"processor", "topology/...", kafkaClient}},
-	{pkg: "internal/...", mayImport: []string{"serde", "processor", "store/...", "changelog/...", "topology/...", "rebalance/...", "internal/...", "*"}},
+	{pkg: "internal/changelog/...", mayImport: []string{"store/...", kafkaClient}},
+	{pkg: "internal/rebalance/...", mayImport: []string{"processor", "topology/...", kafkaClient}},
+	{pkg: "internal/...", mayImport: []string{"serde", "processor", "store/...", "topology/...", "internal/...", "*"}},
 	{pkg: "eddytest/...", mayImport: []string{"topology/...", "processor", "store/...", "serde", "internal/..."}},
-	{pkg: "", mayImport: []string{"serde", "processor", "store/...", "changelog/...", "topology/...", "rebalance/...", "internal/...", "*"}},
+	{pkg: "", mayImport: []string{"serde", "processor", "store/...", "topology/...", "internal/...", "*"}},
 	// The examples and integration modules use the public API only.
 	{pkg: "examples/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "examples/...", kafkaClient}},
-	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "changelog/...", "topology/...", "eddytest/...", "examples/...", "integration/...", "*"}},
+	{pkg: "integration/...", mayImport: []string{"", "serde", "processor", "store/...", "topology/...", "eddytest/...", "examples/...", "integration/...", "*"}},
 }
 
 // listedPackage is the part of `go list -json` output that the rules need.

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -31,7 +30,7 @@ type config struct {
 	skipUndecodable      bool
 	inMemory             bool
 	logger               *slog.Logger
-	restoreListener      changelog.RestoreListener
+	restoreListener      RestoreListener
 	clientOpts           []kgo.Opt
 }
 
@@ -112,9 +111,10 @@ func InMemoryState() Opt { return func(c *config) { c.inMemory = true } }
 // Logger receives the application's logs. Default slog.Default().
 func Logger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 
-// OnRestore sets a listener for the progress of state restoration. Kafka Streams:
+// OnRestore sets a listener for the progress of state restoration, of task stores and
+// of global stores alike. Default: none. Kafka Streams:
 // KafkaStreams#setGlobalStateRestoreListener.
-func OnRestore(l changelog.RestoreListener) Opt { return func(c *config) { c.restoreListener = l } }
+func OnRestore(l RestoreListener) Opt { return func(c *config) { c.restoreListener = l } }
 
 // ClientOptions passes options to every franz-go client the application makes, after
 // Eddy's own (so they may override them, at the user's risk: consumer group, balancer,

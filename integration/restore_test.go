@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/integration/kafkatest"
+	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -37,6 +38,11 @@ type collector struct {
 type topicPartition struct {
 	topic     string
 	partition int32
+}
+
+// compareTopicPartitions orders by topic, then partition.
+func compareTopicPartitions(a, b topicPartition) int {
+	return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
 }
 
 func newCollector(client *kgo.Client, partitions map[string]int32) *collector {

@@ -18,10 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/rebalance"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -57,7 +57,14 @@ type globals struct {
 	// next is, per partition of a global topic, the offset after the last record applied
 	// (control records included): the checkpoint to commit.
 	next map[topicPartition]int64
+	// listener hears the bootstrap's progress; nil for none.
+	listener changelog.RestoreListener
+	// restoring counts, during the bootstrap only, the records applied per partition
+	// that is being restored: since its last batch report, and in all.
+	restoring map[topicPartition]*restoreCount
 }
+
+type restoreCount struct{ batch, total int64 }
 
 type globalStore struct {
 	topology.GlobalStore
@@ -84,11 +91,12 @@ func openGlobals(ctx context.Context, cfg Config, gc globalsConfig) (*globals, e
 		return nil, nil
 	}
 	g := &globals{
-		log:     cfg.Logger,
-		dir:     filepath.Join(cfg.StateDir, globalDir),
-		open:    cfg.Stores.Open,
-		byTopic: map[string]*globalStore{},
-		next:    map[topicPartition]int64{},
+		log:      cfg.Logger,
+		dir:      filepath.Join(cfg.StateDir, globalDir),
+		open:     cfg.Stores.Open,
+		byTopic:  map[string]*globalStore{},
+		next:     map[topicPartition]int64{},
+		listener: cfg.RestoreListener,
 	}
 	for _, def := range defs {
 		n, ok := gc.partitions[def.Topic]
@@ -200,11 +208,13 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 		}
 		offsets[topic] = map[int32]kgo.Offset{}
 		for p, off := range from {
+			tp := topicPartition{topic, p}
 			offsets[topic][p] = kgo.NewOffset().At(off)
-			g.next[topicPartition{topic, p}] = off
-			behind += max(end[topicPartition{topic, p}]-off, 0)
+			g.next[tp] = off
+			behind += max(end[tp]-off, 0)
 		}
 	}
+	g.startRestoring(end)
 
 	// Control records (transaction markers) come back too, so that reading reaches end
 	// offsets that follow a marker.
@@ -223,6 +233,7 @@ func (g *globals) bootstrap(ctx context.Context, gc globalsConfig) error {
 	if err := g.commit(); err != nil {
 		return err
 	}
+	g.endRestoring(time.Since(began))
 	g.log.Info("global stores bootstrapped", "stores", len(g.byTopic), "records", applied, "behind_at_start", behind, "took", time.Since(began))
 	return nil
 }
@@ -263,6 +274,7 @@ func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, g
 			if err := g.commit(); err != nil {
 				return applied, err
 			}
+			g.reportBatches()
 			pending = 0
 		}
 		switch {
@@ -279,6 +291,44 @@ func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, g
 			}
 		}
 	}
+}
+
+// startRestoring tells the listener which partitions the bootstrap restores: those whose
+// checkpoint is below end.
+func (g *globals) startRestoring(end map[topicPartition]int64) {
+	if g.listener == nil {
+		return
+	}
+	g.restoring = map[topicPartition]*restoreCount{}
+	for _, tp := range slices.SortedFunc(maps.Keys(end), compareTopicPartitions) {
+		if g.next[tp] < end[tp] {
+			g.restoring[tp] = &restoreCount{}
+			g.listener.OnRestoreStart(tp.topic, tp.partition, g.byTopic[tp.topic].Def.Name(), g.next[tp], end[tp])
+		}
+	}
+}
+
+// reportBatches tells the listener what the bootstrap applied, and committed, since the
+// last report.
+func (g *globals) reportBatches() {
+	for _, tp := range slices.SortedFunc(maps.Keys(g.restoring), compareTopicPartitions) {
+		c := g.restoring[tp]
+		if c.batch == 0 {
+			continue
+		}
+		g.listener.OnBatchRestored(tp.topic, tp.partition, g.byTopic[tp.topic].Def.Name(), g.next[tp], int(c.batch))
+		c.total += c.batch
+		c.batch = 0
+	}
+}
+
+// endRestoring reports the last batches and the end of the bootstrap, after its commit.
+func (g *globals) endRestoring(took time.Duration) {
+	g.reportBatches()
+	for _, tp := range slices.SortedFunc(maps.Keys(g.restoring), compareTopicPartitions) {
+		g.listener.OnRestoreEnd(tp.topic, tp.partition, g.byTopic[tp.topic].Def.Name(), g.restoring[tp].total, took)
+	}
+	g.restoring = nil
 }
 
 // apply writes the records of fetches to their stores and returns how many it applied.
@@ -311,6 +361,9 @@ func (g *globals) apply(fetches kgo.Fetches) (int, error) {
 				return
 			}
 			n++
+			if c := g.restoring[tp]; c != nil {
+				c.batch++
+			}
 		}
 		g.next[tp] = r.Offset + 1
 	})

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -109,5 +110,76 @@ func TestGlobalBootstrapReadCommittedWaitsForATransactionOpenBelowCommittedRecor
 	}
 	if want := []string{"a=1", "b=1"}; !slices.Equal(got, want) {
 		t.Errorf("bootstrapped %v, want %v", got, want)
+	}
+}
+
+// restoreEvents records what a RestoreListener hears, one line per call.
+type restoreEvents struct{ lines []string }
+
+func (r *restoreEvents) OnRestoreStart(topic string, partition int32, storeName string, start, end int64) {
+	r.lines = append(r.lines, fmt.Sprintf("start %s/%d %s %d-%d", topic, partition, storeName, start, end))
+}
+
+func (r *restoreEvents) OnBatchRestored(topic string, partition int32, storeName string, batchEnd int64, records int) {
+	r.lines = append(r.lines, fmt.Sprintf("batch %s/%d %s to %d: %d", topic, partition, storeName, batchEnd, records))
+}
+
+func (r *restoreEvents) OnRestoreEnd(topic string, partition int32, storeName string, total int64, _ time.Duration) {
+	r.lines = append(r.lines, fmt.Sprintf("end %s/%d %s: %d", topic, partition, storeName, total))
+}
+
+// TestGlobalBootstrapTellsTheRestoreListener: the bootstrap reports each partition it
+// reads, from its checkpoint to the end it listed, and nothing for a partition that has
+// nothing to read.
+func TestGlobalBootstrapTellsTheRestoreListener(t *testing.T) {
+	const topic = "globals"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	seeds := cluster.ListenAddrs()
+	client, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for i := range 3 {
+		r := &kgo.Record{Topic: topic, Partition: 1, Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")}
+		if err := client.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	b := topology.NewBuilder()
+	topology.AddGlobalStore(b, store.KeyValue("g", serde.String(), serde.String(), store.WithoutLogging()), "g-source", topic, nil)
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"in"})
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	bootstrap := func() []string {
+		t.Helper()
+		events := &restoreEvents{}
+		cfg := Config{Topology: topo, StateDir: stateDir, Stores: memstore.New(), Logger: slog.New(slog.DiscardHandler), RestoreListener: events}
+		g, err := openGlobals(t.Context(), cfg, globalsConfig{
+			admin:      kadm.NewClient(client),
+			partitions: map[string]int32{topic: 2},
+			newClient: func(opts ...kgo.Opt) (*kgo.Client, error) {
+				return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.close(); err != nil {
+			t.Fatal(err)
+		}
+		return events.lines
+	}
+	want := []string{"start globals/1 g 0-3", "batch globals/1 g to 3: 3", "end globals/1 g: 3"}
+	if got := bootstrap(); !slices.Equal(got, want) {
+		t.Errorf("first bootstrap told the listener %q, want %q", got, want)
 	}
 }

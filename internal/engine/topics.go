@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"

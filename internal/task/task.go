@@ -14,7 +14,7 @@ import (
 	"maps"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"

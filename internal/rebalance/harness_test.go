@@ -11,8 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/rebalance"
 )
 
 // twelve is the shape most tests use, with 12 tasks: subtopology 0 reads the

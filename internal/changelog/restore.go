@@ -13,9 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// RestoreListener hears the progress of restoration. Its methods are called from the
-// goroutine that restores, one store partition after another. Kafka Streams:
-// StateRestoreListener.
+// RestoreListener hears the progress of restoration; eddy.RestoreListener, the type users
+// implement, documents it and has the same methods.
 type RestoreListener interface {
 	// OnRestoreStart is called before the first record of a store partition is restored,
 	// with the offsets it restores from (included) and to (excluded).

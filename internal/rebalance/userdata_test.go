@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/rebalance"
 )
 
 func TestUserDataRoundTrips(t *testing.T) {

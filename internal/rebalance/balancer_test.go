@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/rebalance"
 )
 
 func TestFirstAssignmentIsBalancedAndKeepsCopartitionedPartitionsTogether(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 )

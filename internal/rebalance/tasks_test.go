@@ -8,8 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/rebalance"
 )
 
 func TestTasksOf(t *testing.T) {
