@@ -31,7 +31,7 @@ func TestSourcesStartWhereTheirOffsetResetSays(t *testing.T) {
 
 	b := topology.NewBuilder()
 	topology.AddSource(b, "early", serde.String(), serde.Int64(), []string{early})
-	topology.AddSource(b, "late", serde.String(), serde.Int64(), []string{late}, topology.WithOffsetReset[string, int64](topology.Latest))
+	topology.AddSource(b, "late", serde.String(), serde.Int64(), []string{late}, topology.WithOffsetReset(topology.Latest))
 	topology.AddSink(b, "out-early", out, serde.String(), serde.Int64(), []string{"early"})
 	topology.AddSink(b, "out-late", out, serde.String(), serde.Int64(), []string{"late"})
 	topo, err := b.Build()

@@ -189,7 +189,7 @@ func TestBuildReportsEachProblem(t *testing.T) {
 			name: "a source with an unknown offset reset is reported",
 			build: func(b *topology.Builder) {
 				topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"},
-					topology.WithOffsetReset[string, string](topology.OffsetReset(7)))
+					topology.WithOffsetReset(topology.OffsetReset(7)))
 			},
 			want: [][]string{{`source "in"`, "unknown offset reset 7"}},
 		},

@@ -128,7 +128,7 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	clicks := topology.StreamFrom(b, "clicks", serde.String(), serde.String())
 	purchases := topology.StreamFrom(b, "purchases", serde.String(), serde.Int64())
 	c := topology.Cogroup(topology.GroupByKey(clicks, "clicks"), func(_ string, _ string, s cogroupStats) cogroupStats { s.Clicks++; return s })
-	c = topology.CogroupWith(c, topology.GroupByKey(purchases, "purchases"), func(_ string, amount int64, s cogroupStats) cogroupStats { s.Spent += amount; return s })
+	c = topology.CogroupCogrouped(c, topology.GroupByKey(purchases, "purchases"), func(_ string, amount int64, s cogroupStats) cogroupStats { s.Spent += amount; return s })
 	inits := 0
 	table := topology.AggregateCogrouped(c, "user-cogroupStats", func() cogroupStats { inits++; return cogroupStats{} }, serde.JSON[cogroupStats]())
 	changes := watchChanges(b, table, "watch")
@@ -179,7 +179,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 		return topology.Pair("/checkout", amount)
 	})
 	c := topology.Cogroup(byPage, func(_ string, _ string, s cogroupStats) cogroupStats { s.Clicks++; return s })
-	c = topology.CogroupWith(c, topology.GroupByKey(buys.WithSerdes(serde.String(), serde.Int64()), "buys-by-page"), func(_ string, amount int64, s cogroupStats) cogroupStats {
+	c = topology.CogroupCogrouped(c, topology.GroupByKey(buys.WithSerdes(serde.String(), serde.Int64()), "buys-by-page"), func(_ string, amount int64, s cogroupStats) cogroupStats {
 		s.Spent += amount
 		return s
 	})
@@ -220,7 +220,7 @@ func TestCogroupProblems(t *testing.T) {
 			name: "a grouped stream cogrouped twice is refused",
 			build: func(b *topology.Builder) {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "")
-				c := topology.CogroupWith(topology.Cogroup(g, fold), g, fold)
+				c := topology.CogroupCogrouped(topology.Cogroup(g, fold), g, fold)
 				topology.AggregateCogrouped(c, "agg", func() int64 { return 0 }, serde.Int64())
 			},
 			problem: "cogrouped twice",
@@ -230,7 +230,7 @@ func TestCogroupProblems(t *testing.T) {
 			build: func(b *topology.Builder) {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "")
 				other := topology.GroupByKey(topology.StreamFrom(topology.NewBuilder(), "in2", serde.String(), serde.String()), "")
-				topology.AggregateCogrouped(topology.CogroupWith(topology.Cogroup(g, fold), other, fold), "agg", func() int64 { return 0 }, serde.Int64())
+				topology.AggregateCogrouped(topology.CogroupCogrouped(topology.Cogroup(g, fold), other, fold), "agg", func() int64 { return 0 }, serde.Int64())
 			},
 			problem: "another Builder",
 		},

@@ -48,7 +48,7 @@ func TestRecordCacheForwardsOneUpdatePerKeyAtACommit(t *testing.T) {
 			build: func(b *topology.Builder) table {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.Int64()), "")
 				g2 := topology.GroupByKey(topology.StreamFrom(b, "other", serde.String(), serde.Int64()), "")
-				c := topology.CogroupWith(topology.Cogroup(g, func(_ string, v, a int64) int64 { return a + v }), g2, func(_ string, v, a int64) int64 { return a - v })
+				c := topology.CogroupCogrouped(topology.Cogroup(g, func(_ string, v, a int64) int64 { return a + v }), g2, func(_ string, v, a int64) int64 { return a - v })
 				return topology.AggregateCogrouped(c, "agg", func() int64 { return 0 }, serde.Int64())
 			},
 		},
@@ -73,7 +73,7 @@ func TestRecordCacheForwardsOneUpdatePerKeyAtACommit(t *testing.T) {
 				})
 				topology.To(rows, "rows", serde.String(), serde.String())
 				table := topology.TableFrom(b, "rows", "rows", serde.String(), serde.String())
-				g := topology.GroupTableBy(table, "by-key", func(_ string, k string) topology.KeyValue[string, string] {
+				g := topology.GroupByTable(table, "by-key", func(_ string, k string) topology.KeyValue[string, string] {
 					return topology.Pair(k, k)
 				}, serde.String(), serde.String())
 				return topology.CountTable(g, "agg")

@@ -11,7 +11,7 @@ import (
 // Streams: CogroupedKStream<K, VOut>. The zero CogroupedStream belongs to no Builder.
 //
 //	c := topology.Cogroup(clicks, func(user string, _ Click, s Stats) Stats { s.Clicks++; return s })
-//	c = topology.CogroupWith(c, views, func(user string, _ View, s Stats) Stats { s.Views++; return s })
+//	c = topology.CogroupCogrouped(c, views, func(user string, _ View, s Stats) Stats { s.Views++; return s })
 //	stats := topology.AggregateCogrouped(c, "user-stats", func() Stats { return Stats{} }, serde.JSON[Stats]())
 type CogroupedStream[K, VA any] struct {
 	b *Builder
@@ -33,16 +33,16 @@ func Cogroup[K, V, VA any](g GroupedStream[K, V], aggregator func(key K, value V
 	if g.s.b == nil {
 		return CogroupedStream[K, VA]{}
 	}
-	return CogroupWith(CogroupedStream[K, VA]{b: g.s.b}, g, aggregator)
+	return CogroupCogrouped(CogroupedStream[K, VA]{b: g.s.b}, g, aggregator)
 }
 
-// CogroupWith returns c with g added, whose values fold adds into the aggregate
+// CogroupCogrouped returns c with g added, whose values fold adds into the aggregate
 // of their key. g must belong to c's Builder and not be in c already. Like every
 // grouped stream, g was repartitioned by its grouping when its keys may have changed;
 // all the inputs must be copartitioned, which the engine checks at start (their source
 // or repartition topics end up in one subtopology, through the shared store). Kafka
 // Streams: CogroupedKStream#cogroup.
-func CogroupWith[K, V, VA any](c CogroupedStream[K, VA], g GroupedStream[K, V], fold func(key K, value V, agg VA) VA) CogroupedStream[K, VA] {
+func CogroupCogrouped[K, V, VA any](c CogroupedStream[K, VA], g GroupedStream[K, V], fold func(key K, value V, agg VA) VA) CogroupedStream[K, VA] {
 	switch {
 	case c.b == nil:
 		return c

@@ -102,9 +102,9 @@ func TestOperatorsCountTheRecordsTheyDropForNulls(t *testing.T) {
 		{
 			name: "a stream-stream join counts null keys and values of either side",
 			build: func(bl *topology.Builder) {
-				joined := topology.StreamJoin(topology.StreamFrom(bl, "in", serde.String(), serde.String()),
+				joined := topology.JoinWindowed(topology.StreamFrom(bl, "in", serde.String(), serde.String()),
 					topology.StreamFrom(bl, "other", serde.String(), serde.String()), "join",
-					topology.JoinWindowsOf(time.Second, 0), func(_, v, o string) string { return v + o })
+					topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0), func(_, v, o string) string { return v + o })
 				topology.To(joined, "out", serde.String(), serde.String())
 			},
 			pipe: func(r *dropRun) {
@@ -119,9 +119,9 @@ func TestOperatorsCountTheRecordsTheyDropForNulls(t *testing.T) {
 		{
 			name: "a stream-stream left join forwards a left null key and counts a right one",
 			build: func(bl *topology.Builder) {
-				joined := topology.StreamLeftJoin(topology.StreamFrom(bl, "in", serde.String(), serde.String()),
+				joined := topology.LeftJoinWindowed(topology.StreamFrom(bl, "in", serde.String(), serde.String()),
 					topology.StreamFrom(bl, "other", serde.String(), serde.String()), "join",
-					topology.JoinWindowsOf(time.Second, 0), func(_, v, o string, _ bool) string { return v + o })
+					topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0), func(_, v, o string, _ bool) string { return v + o })
 				topology.To(joined, "out", serde.String(), serde.String())
 			},
 			pipe: func(r *dropRun) {
@@ -201,7 +201,7 @@ func TestWindowedAggregationsCountLateRecordsOncePerClosedWindow(t *testing.T) {
 			build: func(bl *topology.Builder, handler func(topology.LateRecord[string, string]) error) {
 				w := topology.WindowedBy(topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), ""),
 					topology.TimeWindowsOfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond))
-				topology.WindowedCount(w.OnLateRecord(handler), "counts")
+				topology.CountWindowed(w.OnLateRecord(handler), "counts")
 			},
 			// Stream time 15 closes [0,10) (10 + 5 <= 15): 9 is late; 12 is in [10,20), open.
 			records: []winPiped{{"a", "x", 5}, {"a", "x", 15}, {"a", "late", 9}, {"a", "x", 12}},
@@ -212,7 +212,7 @@ func TestWindowedAggregationsCountLateRecordsOncePerClosedWindow(t *testing.T) {
 			build: func(bl *topology.Builder, handler func(topology.LateRecord[string, string]) error) {
 				w := topology.WindowedBy(topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), ""),
 					topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond).AdvanceBy(5*time.Millisecond))
-				topology.WindowedCount(w.OnLateRecord(handler), "counts")
+				topology.CountWindowed(w.OnLateRecord(handler), "counts")
 			},
 			// At stream time 30, windows ending at 30 or before are closed: 12 is in [5,15)
 			// and [10,20), both closed; 27 is in [20,30), closed, and [25,35), open.
@@ -224,7 +224,7 @@ func TestWindowedAggregationsCountLateRecordsOncePerClosedWindow(t *testing.T) {
 			build: func(bl *topology.Builder, handler func(topology.LateRecord[string, string]) error) {
 				w := topology.WindowedBy(topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), ""),
 					topology.SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond))
-				topology.WindowedCount(w.OnLateRecord(handler), "counts")
+				topology.CountWindowed(w.OnLateRecord(handler), "counts")
 			},
 			// Every window holding 50 ends by 60, closed at stream time 100.
 			records: []winPiped{{"a", "x", 100}, {"a", "late", 50}},
@@ -233,9 +233,9 @@ func TestWindowedAggregationsCountLateRecordsOncePerClosedWindow(t *testing.T) {
 		{
 			name: "a session window counts a record whose session had closed",
 			build: func(bl *topology.Builder, handler func(topology.LateRecord[string, string]) error) {
-				s := topology.SessionWindowedBy(topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), ""),
+				s := topology.WindowedBySession(topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), ""),
 					topology.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 2*time.Millisecond))
-				topology.SessionCount(s.OnLateRecord(handler), "sessions")
+				topology.CountSession(s.OnLateRecord(handler), "sessions")
 			},
 			// At stream time 19 a session ending at 9 closed (19 > 9 + 5 + 2); one ending at
 			// 12 is open (19 = 12 + 5 + 2).
@@ -271,11 +271,11 @@ func TestWindowedAggregationsCountNullKeysAndValues(t *testing.T) {
 			g := topology.GroupByKey(topology.StreamFrom(bl, winInput, serde.String(), serde.String()), "")
 			switch kind {
 			case "time":
-				topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
+				topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
 			case "sliding":
-				topology.WindowedCount(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
+				topology.CountWindowed(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
 			case "session":
-				topology.SessionCount(topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
+				topology.CountSession(topology.WindowedBySession(g, topology.SessionWindowsOfInactivityGapWithNoGrace(time.Second)).OnLateRecord(handler), "counts")
 			}
 			d := startDriver(t, bl, eddytest.ApplicationID("app"))
 			r := &dropRun{t: t, d: d}

@@ -24,11 +24,18 @@ type JoinWindows struct {
 	before, after, grace time.Duration
 }
 
-// JoinWindowsOf returns windows of timeDifference before and after each record, with a
-// grace period for out-of-order records (0 for none). Kafka Streams:
-// JoinWindows.ofTimeDifferenceAndGrace, or ofTimeDifferenceWithNoGrace for grace 0.
-func JoinWindowsOf(timeDifference, grace time.Duration) JoinWindows {
+// JoinWindowsOfTimeDifferenceAndGrace returns windows of timeDifference before and
+// after each record, with a grace period for out-of-order records (0 for none). Kafka
+// Streams: JoinWindows.ofTimeDifferenceAndGrace.
+func JoinWindowsOfTimeDifferenceAndGrace(timeDifference, grace time.Duration) JoinWindows {
 	return JoinWindows{before: timeDifference, after: timeDifference, grace: grace}
+}
+
+// JoinWindowsOfTimeDifferenceWithNoGrace returns windows of timeDifference before and
+// after each record, with no grace period. Kafka Streams:
+// JoinWindows.ofTimeDifferenceWithNoGrace.
+func JoinWindowsOfTimeDifferenceWithNoGrace(timeDifference time.Duration) JoinWindows {
+	return JoinWindowsOfTimeDifferenceAndGrace(timeDifference, 0)
 }
 
 // Before returns the windows with before as the largest time by which a right record
@@ -64,7 +71,7 @@ func (w JoinWindows) check() string {
 	return ""
 }
 
-// StreamJoin joins two streams on their keys within windows: each record of either
+// JoinWindowed joins two streams on their keys within windows: each record of either
 // stream joins every record of the other stream with the same key whose timestamp is
 // within the windows (see JoinWindows), as it arrives; the result has the later of the
 // two timestamps and the arriving record's headers. Records with a null key or value
@@ -79,16 +86,16 @@ func (w JoinWindows) check() string {
 //
 // Kafka Streams: KStream#join(KStream, ValueJoinerWithKey, JoinWindows,
 // StreamJoined.withStoreName(name)).
-func StreamJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, otherValue VO) VR, opts ...Option) Stream[K, VR] {
+func JoinWindowed[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, otherValue VO) VR, opts ...Option) Stream[K, VR] {
 	var join streamJoinFunc[K, V, VO, VR]
 	if joiner != nil {
 		join = func(k K, v V, _ bool, o VO, _ bool) VR { return joiner(k, v, o) }
 	}
-	return streamStreamJoin(s, other, name, "streamJoin", windows, false, false, join, opts)
+	return streamStreamJoin(s, other, name, "joinWindowed", windows, false, false, join, opts)
 }
 
-// StreamLeftJoin is StreamJoin that also keeps the records of s that join no record of
-// other: once the window of such a record closes (stream time passes its timestamp +
+// LeftJoinWindowed is JoinWindowed that also keeps the records of s that join no record
+// of other: once the window of such a record closes (stream time passes its timestamp +
 // after + grace), joiner is called with found false and the zero otherValue, and the
 // result has the record's timestamp. Until then the record waits in the store
 // <name>-left-shared-join-store (Kafka Streams 3.1+, KIP-633: no spurious result for a
@@ -96,23 +103,23 @@ func StreamJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name stri
 // with no other value and keeps its null key (Kafka Streams 3.7+, KIP-962); records of
 // other with a null key, and records with a null value, are dropped. The store of other
 // is <name>-outer-other-join-store. Kafka Streams: KStream#leftJoin(KStream, ...).
-func StreamLeftJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, otherValue VO, found bool) VR, opts ...Option) Stream[K, VR] {
+func LeftJoinWindowed[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, otherValue VO, found bool) VR, opts ...Option) Stream[K, VR] {
 	var join streamJoinFunc[K, V, VO, VR]
 	if joiner != nil {
 		join = func(k K, v V, _ bool, o VO, hasO bool) VR { return joiner(k, v, o, hasO) }
 	}
-	return streamStreamJoin(s, other, name, "streamLeftJoin", windows, true, false, join, opts)
+	return streamStreamJoin(s, other, name, "leftJoinWindowed", windows, true, false, join, opts)
 }
 
-// StreamOuterJoin is StreamLeftJoin for both sides: the records of either stream that
-// join no record of the other are joined, once their window closes, with the missing
+// OuterJoinWindowed is LeftJoinWindowed for both sides: the records of either stream
+// that join no record of the other are joined, once their window closes, with the missing
 // side as its zero value and its found flag false. For a record of other at time t the
 // window closes when stream time passes t + before + grace. Records of either side with
 // a null key are joined at once. The stores are <name>-outer-this-join-store,
 // <name>-outer-other-join-store and <name>-outer-shared-join-store. Kafka Streams:
 // KStream#outerJoin(KStream, ...).
-func StreamOuterJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, found bool, otherValue VO, otherFound bool) VR, opts ...Option) Stream[K, VR] {
-	return streamStreamJoin(s, other, name, "streamOuterJoin", windows, true, true, streamJoinFunc[K, V, VO, VR](joiner), opts)
+func OuterJoinWindowed[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], name string, windows JoinWindows, joiner func(key K, value V, found bool, otherValue VO, otherFound bool) VR, opts ...Option) Stream[K, VR] {
+	return streamStreamJoin(s, other, name, "outerJoinWindowed", windows, true, true, streamJoinFunc[K, V, VO, VR](joiner), opts)
 }
 
 // streamJoinFunc is a stream-stream joiner with both sides' found flags, the form of

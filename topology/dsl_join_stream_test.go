@@ -10,16 +10,16 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// buildStreamJoins builds the three stream-stream joins of left and right in one topology,
-// writing their results to inner-out, left-out and outer-out.
-func buildStreamJoins(t *testing.T, windows topology.JoinWindows) *topology.Builder {
+// buildWindowedJoins builds the three stream-stream joins of left and right in one
+// topology, writing their results to inner-out, left-out and outer-out.
+func buildWindowedJoins(t *testing.T, windows topology.JoinWindows) *topology.Builder {
 	t.Helper()
 	b := topology.NewBuilder()
 	l := topology.StreamFrom(b, "left", serde.String(), serde.String())
 	r := topology.StreamFrom(b, "right", serde.String(), serde.String())
-	topology.To(topology.StreamJoin(l, r, "inner", windows, func(_, v, o string) string { return joinArgs(v, true, o, true) }), "inner-out", serde.String(), serde.String())
-	topology.To(topology.StreamLeftJoin(l, r, "left", windows, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }), "left-out", serde.String(), serde.String())
-	topology.To(topology.StreamOuterJoin(l, r, "outer", windows, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }), "outer-out", serde.String(), serde.String())
+	topology.To(topology.JoinWindowed(l, r, "inner", windows, func(_, v, o string) string { return joinArgs(v, true, o, true) }), "inner-out", serde.String(), serde.String())
+	topology.To(topology.LeftJoinWindowed(l, r, "left", windows, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }), "left-out", serde.String(), serde.String())
+	topology.To(topology.OuterJoinWindowed(l, r, "outer", windows, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }), "outer-out", serde.String(), serde.String())
 	return b
 }
 
@@ -58,7 +58,7 @@ func TestStreamStreamJoinFollowsTheDocumentedSemantics(t *testing.T) {
 		{at: time.Unix(80, 0), in: joinInput{right: "f"}, want: outputs{left: []string{"[F, null]"}, outer: []string{"[F, null]"}}},
 		{at: time.Unix(100, 0), in: joinInput{left: "G"}, want: outputs{outer: []string{"[null, f]"}}},
 	}
-	d := startDriver(t, buildStreamJoins(t, topology.JoinWindowsOf(10*time.Second, 5*time.Second)))
+	d := startDriver(t, buildWindowedJoins(t, topology.JoinWindowsOfTimeDifferenceAndGrace(10*time.Second, 5*time.Second)))
 	outs := map[string]*joinReader{}
 	for _, variant := range []string{"inner", "left", "outer"} {
 		outs[variant] = &joinReader{d: d, topic: variant + "-out"}
@@ -75,8 +75,8 @@ func TestStreamStreamJoinFollowsTheDocumentedSemantics(t *testing.T) {
 
 // Kafka Streams' JoinWindows: a left record at t joins the right records in
 // [t - before, t + after], both bounds included, whichever arrives first.
-func TestStreamJoinWindowBoundsAreInclusive(t *testing.T) {
-	windows := topology.JoinWindowsOf(0, time.Hour).Before(10 * time.Millisecond).After(20 * time.Millisecond)
+func TestJoinWindowedBoundsAreInclusive(t *testing.T) {
+	windows := topology.JoinWindowsOfTimeDifferenceAndGrace(0, time.Hour).Before(10 * time.Millisecond).After(20 * time.Millisecond)
 	cases := []struct {
 		name       string
 		rightAt    int64 // the left record is at 1000
@@ -94,7 +94,7 @@ func TestStreamJoinWindowBoundsAreInclusive(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := startDriver(t, buildStreamJoins(t, windows))
+			d := startDriver(t, buildWindowedJoins(t, windows))
 			if c.rightFirst {
 				pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(c.rightAt))
 				pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1000))
@@ -118,10 +118,10 @@ func TestStreamJoinWindowBoundsAreInclusive(t *testing.T) {
 // only once its window closed, that is once the join's stream time is past the record's
 // time + after + grace (+ before for a right record of an outer join), and not at all
 // when a record joins it within the grace period.
-func TestStreamJoinEmitsUnjoinedRecordsOnceTheirWindowCloses(t *testing.T) {
+func TestJoinWindowedEmitsUnjoinedRecordsOnceTheirWindowCloses(t *testing.T) {
 	// A left record at 100 looks 5 ms ahead, a right record 30 ms (it joins left records
 	// up to 30 ms after it); the grace period is 10 ms.
-	windows := topology.JoinWindowsOf(0, 10*time.Millisecond).Before(30 * time.Millisecond).After(5 * time.Millisecond)
+	windows := topology.JoinWindowsOfTimeDifferenceAndGrace(0, 10*time.Millisecond).Before(30 * time.Millisecond).After(5 * time.Millisecond)
 	type step struct {
 		topic, key, value string
 		at                int64
@@ -178,7 +178,7 @@ func TestStreamJoinEmitsUnjoinedRecordsOnceTheirWindowCloses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := startDriver(t, buildStreamJoins(t, windows))
+			d := startDriver(t, buildWindowedJoins(t, windows))
 			left, outer := &joinReader{d: d, topic: "left-out"}, &joinReader{d: d, topic: "outer-out"}
 			for i, st := range c.steps {
 				pipeJoin(t, d, st.topic, keyOf(st.key), st.value, time.UnixMilli(st.at))
@@ -197,7 +197,7 @@ func TestStreamJoinEmitsUnjoinedRecordsOnceTheirWindowCloses(t *testing.T) {
 // Kafka Streams 3.7+ (KIP-962): left and outer stream-stream joins keep records with a
 // null key of their outer sides, joined at once with nothing; inner joins drop them;
 // every join drops records with a null value.
-func TestStreamJoinNulls(t *testing.T) {
+func TestJoinWindowedNulls(t *testing.T) {
 	cases := []struct {
 		name               string
 		topic              string
@@ -214,13 +214,13 @@ func TestStreamJoinNulls(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			windows := topology.JoinWindowsOf(time.Second, 0)
+			windows := topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0)
 			b := topology.NewBuilder()
 			l := topology.StreamFrom(b, "left", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "right", serde.String(), serde.String())
-			inner := observeJoin(b, topology.StreamJoin(l, r, "inner", windows, func(_, v, o string) string { return joinArgs(v, true, o, true) }))
-			left := observeJoin(b, topology.StreamLeftJoin(l, r, "left", windows, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }))
-			outer := observeJoin(b, topology.StreamOuterJoin(l, r, "outer", windows, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }))
+			inner := observeJoin(b, topology.JoinWindowed(l, r, "inner", windows, func(_, v, o string) string { return joinArgs(v, true, o, true) }))
+			left := observeJoin(b, topology.LeftJoinWindowed(l, r, "left", windows, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }))
+			outer := observeJoin(b, topology.OuterJoinWindowed(l, r, "outer", windows, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }))
 			d := startDriver(t, b)
 			// The other joinInput holds a record of the key, which a null value must not join.
 			other := map[string]string{"left": "right", "right": "left"}[c.topic]
@@ -241,21 +241,21 @@ func TestStreamJoinNulls(t *testing.T) {
 }
 
 // The stores are named as Kafka Streams names them after StreamJoined.withStoreName.
-func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
-	windows := topology.JoinWindowsOf(time.Second, 0)
+func TestJoinWindowedStoresAndRepartitionTopics(t *testing.T) {
+	windows := topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0)
 	cases := []struct {
 		name   string
 		join   func(l, r topology.Stream[string, string]) topology.Stream[string, string]
 		stores []string
 	}{
 		{"an inner join keeps both sides", func(l, r topology.Stream[string, string]) topology.Stream[string, string] {
-			return topology.StreamJoin(l, r, "j", windows, func(_, v, o string) string { return v + o })
+			return topology.JoinWindowed(l, r, "j", windows, func(_, v, o string) string { return v + o })
 		}, []string{"j-this-join-store", "j-other-join-store"}},
 		{"a left join keeps the records waiting in a shared store", func(l, r topology.Stream[string, string]) topology.Stream[string, string] {
-			return topology.StreamLeftJoin(l, r, "j", windows, func(_, v, o string, _ bool) string { return v + o })
+			return topology.LeftJoinWindowed(l, r, "j", windows, func(_, v, o string, _ bool) string { return v + o })
 		}, []string{"j-this-join-store", "j-outer-other-join-store", "j-left-shared-join-store"}},
 		{"an outer join names all its stores outer", func(l, r topology.Stream[string, string]) topology.Stream[string, string] {
-			return topology.StreamOuterJoin(l, r, "j", windows, func(_, v string, _ bool, o string, _ bool) string { return v + o })
+			return topology.OuterJoinWindowed(l, r, "j", windows, func(_, v string, _ bool, o string, _ bool) string { return v + o })
 		}, []string{"j-outer-this-join-store", "j-outer-other-join-store", "j-outer-shared-join-store"}},
 	}
 	for _, c := range cases {
@@ -289,33 +289,33 @@ func TestStreamJoinStoresAndRepartitionTopics(t *testing.T) {
 	}
 }
 
-func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
+func TestJoinWindowedProblemsAreReportedByBuild(t *testing.T) {
 	cases := []buildProblem{
 		{"inverted windows", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
-			w := topology.JoinWindowsOf(time.Second, 0).Before(-2 * time.Second)
-			topology.StreamJoin(l, r, "j", w, func(_, v, _ string) string { return v })
+			w := topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0).Before(-2 * time.Second)
+			topology.JoinWindowed(l, r, "j", w, func(_, v, _ string) string { return v })
 		}, "inverted"},
 		{"a negative grace period", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
-			topology.StreamLeftJoin(l, r, "j", topology.JoinWindowsOf(time.Second, -time.Second), func(_, v, _ string, _ bool) string { return v })
+			topology.LeftJoinWindowed(l, r, "j", topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, -time.Second), func(_, v, _ string, _ bool) string { return v })
 		}, "negative grace"},
 		{"unknown value serdes", func(b *topology.Builder) {
 			l := topology.MapValues(topology.StreamFrom(b, "l", serde.String(), serde.String()), func(_, v string) int { return len(v) })
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
-			topology.StreamOuterJoin(l, r, "j", topology.JoinWindowsOf(time.Second, 0), func(_ string, n int, _ bool, _ string, _ bool) int { return n })
+			topology.OuterJoinWindowed(l, r, "j", topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0), func(_ string, n int, _ bool, _ string, _ bool) int { return n })
 		}, "serdes of both streams"},
 		{"a nil joiner", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
-			topology.StreamJoin[string, string, string, string](l, r, "j", topology.JoinWindowsOf(time.Second, 0), nil)
+			topology.JoinWindowed[string, string, string, string](l, r, "j", topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0), nil)
 		}, "joiner is nil"},
 		{"a generated store name under RequireExplicitNames", func(b *topology.Builder) {
 			l := topology.StreamFrom(b, "l", serde.String(), serde.String())
 			r := topology.StreamFrom(b, "r", serde.String(), serde.String())
-			topology.StreamJoin(l, r, "", topology.JoinWindowsOf(time.Second, 0), func(_, v, _ string) string { return v })
+			topology.JoinWindowed(l, r, "", topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0), func(_, v, _ string) string { return v })
 		}, "generated name"},
 	}
 	expectBuildProblems(t, cases, topology.RequireExplicitNames())
@@ -323,8 +323,8 @@ func TestStreamJoinProblemsAreReportedByBuild(t *testing.T) {
 
 // The join stores retain duplicates (Kafka Streams' retainDuplicates): records of one
 // key and timestamp are each joined, in the order they arrived.
-func TestStreamJoinJoinsEveryDuplicate(t *testing.T) {
-	d := startDriver(t, buildStreamJoins(t, topology.JoinWindowsOf(time.Second, 0)))
+func TestJoinWindowedJoinsEveryDuplicate(t *testing.T) {
+	d := startDriver(t, buildWindowedJoins(t, topology.JoinWindowsOfTimeDifferenceAndGrace(time.Second, 0)))
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(100))
 	pipeJoin(t, d, "left", keyOf("k"), "B", time.UnixMilli(100))
 	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(100))

@@ -100,7 +100,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) process(r dslRecord[K, V]) error {
 	return nil
 }
 
-// TableJoin joins two tables on their keys: the result holds, for each key that both
+// JoinTable joins two tables on their keys: the result holds, for each key that both
 // tables hold, joiner's result on their values. An update of either side updates the
 // result with the other side's current value, and deletes it (a Change without New,
 // a tombstone once written) when the key leaves either table. The timestamp of a result
@@ -114,7 +114,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) process(r dslRecord[K, V]) error {
 //
 // Kafka Streams: KTable#join(KTable, ValueJoiner, Named, Materialized.as(name)); its
 // joiner has no key.
-func TableJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, otherValue VO) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
+func JoinTable[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, otherValue VO) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
 	var join tableJoinFunc[K, V, VO, VR]
 	if joiner != nil {
 		join = func(k K, v V, hasV bool, o VO, hasO bool) (VR, bool) {
@@ -125,15 +125,15 @@ func TableJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string,
 			return joiner(k, v, o), true
 		}
 	}
-	return tableTableJoin(t, other, name, "tableJoin", "JOIN", join, results, opts)
+	return tableTableJoin(t, other, name, "joinTable", "JOIN", join, results, opts)
 }
 
-// TableLeftJoin is TableJoin that keeps every key of t: the result holds joiner's result
+// LeftJoinTable is JoinTable that keeps every key of t: the result holds joiner's result
 // for each key t holds, with found false and the zero otherValue when other does not
 // hold the key. Deleting a key from other updates the result (found false); deleting it
 // from t deletes it. Kafka Streams: KTable#leftJoin(KTable, ValueJoiner, Named,
 // Materialized.as(name)).
-func TableLeftJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, otherValue VO, found bool) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
+func LeftJoinTable[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, otherValue VO, found bool) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
 	var join tableJoinFunc[K, V, VO, VR]
 	if joiner != nil {
 		join = func(k K, v V, hasV bool, o VO, hasO bool) (VR, bool) {
@@ -144,14 +144,14 @@ func TableLeftJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name str
 			return joiner(k, v, o, hasO), true
 		}
 	}
-	return tableTableJoin(t, other, name, "tableLeftJoin", "LEFT", join, results, opts)
+	return tableTableJoin(t, other, name, "leftJoinTable", "LEFT", join, results, opts)
 }
 
-// TableOuterJoin is TableJoin that keeps every key of either table: the result holds
+// OuterJoinTable is JoinTable that keeps every key of either table: the result holds
 // joiner's result for each key either table holds, the missing side given as its zero
 // value with its found flag false; it is deleted once neither table holds the key.
 // Kafka Streams: KTable#outerJoin(KTable, ValueJoiner, Named, Materialized.as(name)).
-func TableOuterJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, found bool, otherValue VO, otherFound bool) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
+func OuterJoinTable[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name string, joiner func(key K, value V, found bool, otherValue VO, otherFound bool) VR, results serde.Serde[VR], opts ...Option) Table[K, VR] {
 	var join tableJoinFunc[K, V, VO, VR]
 	if joiner != nil {
 		join = func(k K, v V, hasV bool, o VO, hasO bool) (VR, bool) {
@@ -162,7 +162,7 @@ func TableOuterJoin[K, V, VO, VR any](t Table[K, V], other Table[K, VO], name st
 			return joiner(k, v, hasV, o, hasO), true
 		}
 	}
-	return tableTableJoin(t, other, name, "tableOuterJoin", "OUTER", join, results, opts)
+	return tableTableJoin(t, other, name, "outerJoinTable", "OUTER", join, results, opts)
 }
 
 // tableJoinFunc is the result of a table-table join for one key, given what each side

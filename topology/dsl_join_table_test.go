@@ -125,11 +125,11 @@ func TestTableTableJoinFollowsTheDocumentedSemantics(t *testing.T) {
 				var joined topology.Table[string, string]
 				switch variant {
 				case "inner":
-					joined = topology.TableJoin(l, r, storeName, func(_, v, o string) string { return joinArgs(v, true, o, true) }, serde.String())
+					joined = topology.JoinTable(l, r, storeName, func(_, v, o string) string { return joinArgs(v, true, o, true) }, serde.String())
 				case "left":
-					joined = topology.TableLeftJoin(l, r, storeName, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }, serde.String())
+					joined = topology.LeftJoinTable(l, r, storeName, func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }, serde.String())
 				case "outer":
-					joined = topology.TableOuterJoin(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }, serde.String())
+					joined = topology.OuterJoinTable(l, r, storeName, func(_, v string, hasV bool, o string, hasO bool) string { return joinArgs(v, hasV, o, hasO) }, serde.String())
 				}
 				topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
 				d := startDriver(t, b)
@@ -278,11 +278,11 @@ func TestStreamTableJoinKeepsHeadersAndSeesTableDeletes(t *testing.T) {
 
 // Kafka Streams: the timestamp of a table-table join result is the later of both sides'
 // (KTableKTableInnerJoin's max of the record's and the other value's timestamps).
-func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
+func TestJoinTableResultTakesTheLaterTimestamp(t *testing.T) {
 	b := topology.NewBuilder()
 	l := topology.TableFrom(b, "left", "left-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.Int64())
-	joined := topology.TableJoin(l, r, "", func(_, v string, n int64) string { return v + strings.Repeat("!", int(n)) }, serde.String())
+	joined := topology.JoinTable(l, r, "", func(_, v string, n int64) string { return v + strings.Repeat("!", int(n)) }, serde.String())
 	topology.To(topology.ToStream(joined), "out", serde.String(), serde.String())
 	d := startDriver(t, b)
 	right := eddytest.InputTopic(d, "right", serde.String(), serde.Int64())
@@ -305,11 +305,11 @@ func TestTableJoinResultTakesTheLaterTimestamp(t *testing.T) {
 
 // A join that is not materialized can still be joined with: the later join reads it
 // through both sides' stores (Kafka Streams' join value getter).
-func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
+func TestLeftJoinReadsALeftJoinTableThatIsNotMaterialized(t *testing.T) {
 	b := topology.NewBuilder()
 	l := topology.TableFrom(b, "names", "names-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "cities", "cities-store", serde.String(), serde.String())
-	people := topology.TableLeftJoin(l, r, "", func(_, name, city string, found bool) string {
+	people := topology.LeftJoinTable(l, r, "", func(_, name, city string, found bool) string {
 		if !found {
 			city = "?"
 		}
@@ -341,11 +341,11 @@ func TestStreamJoinsATableJoinThatIsNotMaterialized(t *testing.T) {
 	}
 }
 
-func TestMaterializedTableJoinDeletesFromItsStore(t *testing.T) {
+func TestMaterializedJoinTableDeletesFromItsStore(t *testing.T) {
 	b := topology.NewBuilder()
 	l := topology.TableFrom(b, "left", "left-store", serde.String(), serde.String())
 	r := topology.TableFrom(b, "right", "right-store", serde.String(), serde.String())
-	topology.TableJoin(l, r, "joined", func(_, v, o string) string { return v + o }, serde.String())
+	topology.JoinTable(l, r, "joined", func(_, v, o string) string { return v + o }, serde.String())
 	d := startDriver(t, b)
 	pipeJoin(t, d, "left", keyOf("k"), "A", time.UnixMilli(1))
 	pipeJoin(t, d, "right", keyOf("k"), "a", time.UnixMilli(2))
@@ -382,7 +382,7 @@ func TestJoinProblemsAreReportedByBuild(t *testing.T) {
 		{"a materialized table join without a result serde", func(b, _ *topology.Builder) {
 			l := topology.TableFrom(b, "l", "l-store", serde.String(), serde.String())
 			r := topology.TableFrom(b, "r", "r-store", serde.String(), serde.String())
-			topology.TableOuterJoin(l, r, "joined", func(_, v string, _ bool, _ string, _ bool) string { return v }, nil)
+			topology.OuterJoinTable(l, r, "joined", func(_, v string, _ bool, _ string, _ bool) string { return v }, nil)
 		}, "serde of the results is nil"},
 		{"a generated repartition topic name under RequireExplicitNames", func(b, _ *topology.Builder) {
 			s := topology.SelectKey(topology.StreamFrom(b, "s", serde.String(), serde.String()), func(_, v string) string { return v })

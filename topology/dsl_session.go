@@ -10,7 +10,7 @@ import (
 )
 
 // SessionWindowedStream is a grouped stream cut into sessions, ready for a session
-// aggregation (SessionCount, SessionReduce, SessionAggregate). Its methods return a copy
+// aggregation (CountSession, ReduceSession, AggregateSession). Its methods return a copy
 // with a setting changed. Kafka Streams: SessionWindowedKStream.
 type SessionWindowedStream[K, V any] struct {
 	g         GroupedStream[K, V]
@@ -20,9 +20,9 @@ type SessionWindowedStream[K, V any] struct {
 	retention time.Duration
 }
 
-// SessionWindowedBy cuts the grouped stream into sessions. Kafka Streams:
+// WindowedBySession cuts the grouped stream into sessions. Kafka Streams:
 // KGroupedStream#windowedBy(SessionWindows).
-func SessionWindowedBy[K, V any](g GroupedStream[K, V], windows SessionWindows) SessionWindowedStream[K, V] {
+func WindowedBySession[K, V any](g GroupedStream[K, V], windows SessionWindows) SessionWindowedStream[K, V] {
 	return SessionWindowedStream[K, V]{g: g, windows: windows}
 }
 
@@ -51,10 +51,10 @@ func (s SessionWindowedStream[K, V]) WithRetention(retention time.Duration) Sess
 	return s
 }
 
-// SessionCount counts the records of each session, in the session store name (changelog
+// CountSession counts the records of each session, in the session store name (changelog
 // <application id>-<name>-changelog). Records with a null key or value are dropped.
 // Kafka Streams: SessionWindowedKStream#count.
-func SessionCount[K, V any](s SessionWindowedStream[K, V], name string) Table[Windowed[K], int64] {
+func CountSession[K, V any](s SessionWindowedStream[K, V], name string) Table[Windowed[K], int64] {
 	return sessionAggregate(s, name, "session count",
 		func() (int64, bool) { return 0, true },
 		func(K, V) int64 { return 1 },
@@ -63,11 +63,11 @@ func SessionCount[K, V any](s SessionWindowedStream[K, V], name string) Table[Wi
 		serde.Int64())
 }
 
-// SessionReduce combines the values of each session, in the session store name: a
+// ReduceSession combines the values of each session, in the session store name: a
 // session's first value is its aggregate, each later one is combined with it, and when a
 // record merges sessions their aggregates are combined, oldest session end first. The
 // stream's value serde must be known. Kafka Streams: SessionWindowedKStream#reduce.
-func SessionReduce[K, V any](s SessionWindowedStream[K, V], name string, reducer func(agg, value V) V) Table[Windowed[K], V] {
+func ReduceSession[K, V any](s SessionWindowedStream[K, V], name string, reducer func(agg, value V) V) Table[Windowed[K], V] {
 	if s.g.s.b != nil && s.g.s.values == nil {
 		s.g.s.b.problemf("session reduce %q: the stream's value serde is not known; set it with WithSerdes", name)
 	}
@@ -82,11 +82,11 @@ func SessionReduce[K, V any](s SessionWindowedStream[K, V], name string, reducer
 		s.g.s.values)
 }
 
-// SessionAggregate folds the values of each session into an aggregate, in the session
+// AggregateSession folds the values of each session into an aggregate, in the session
 // store name. A record starts from init(), merged with the aggregates of the sessions it
 // joins (merger(key, so far, session), oldest session end first), then folds its value
 // in with aggregator. Kafka Streams: SessionWindowedKStream#aggregate with a Merger.
-func SessionAggregate[K, V, VA any](s SessionWindowedStream[K, V], name string, init func() VA, aggregator func(key K, value V, agg VA) VA, merger func(key K, agg1, agg2 VA) VA, aggregates serde.Serde[VA]) Table[Windowed[K], VA] {
+func AggregateSession[K, V, VA any](s SessionWindowedStream[K, V], name string, init func() VA, aggregator func(key K, value V, agg VA) VA, merger func(key K, agg1, agg2 VA) VA, aggregates serde.Serde[VA]) Table[Windowed[K], VA] {
 	return sessionAggregate(s, name, "session aggregate",
 		func() (VA, bool) { return init(), true },
 		func(k K, v V) VA { return aggregator(k, v, init()) },

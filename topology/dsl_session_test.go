@@ -24,12 +24,12 @@ func countSessions(t *testing.T, windows topology.SessionWindows, configure func
 	t.Helper()
 	b := topology.NewBuilder()
 	grouped := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "")
-	sessions := topology.SessionWindowedBy(grouped, windows)
+	sessions := topology.WindowedBySession(grouped, windows)
 	if configure != nil {
 		sessions = configure(sessions)
 	}
 	keys := topology.SessionWindowedSerde(serde.String())
-	topology.To(topology.ToStream(topology.SessionCount(sessions, "sessions")), "out", keys, serde.Int64())
+	topology.To(topology.ToStream(topology.CountSession(sessions, "sessions")), "out", keys, serde.Int64())
 	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.Int64())
 }
@@ -95,18 +95,18 @@ func TestSessionsEmitOnWindowCloseOnlyTheMergedSessionOnce(t *testing.T) {
 	expectWindowed(t, "at stream time 60", out.next(t), winRec[int64]("B", 35, 36, 2, 36))
 }
 
-func TestSessionAggregateMergesWithTheMerger(t *testing.T) {
+func TestAggregateSessionMergesWithTheMerger(t *testing.T) {
 	b := topology.NewBuilder()
 	grouped := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "")
-	sessions := topology.SessionWindowedBy(grouped, topology.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 10*time.Millisecond))
+	sessions := topology.WindowedBySession(grouped, topology.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 10*time.Millisecond))
 	keys := topology.SessionWindowedSerde(serde.String())
-	joined := topology.SessionAggregate(sessions, "joined",
+	joined := topology.AggregateSession(sessions, "joined",
 		func() string { return "" },
 		func(_ string, v, agg string) string { return agg + v },
 		func(_ string, a, b string) string { return a + "+" + b },
 		serde.String())
 	topology.To(topology.ToStream(joined), "joined", keys, serde.String())
-	reduced := topology.SessionReduce(sessions, "reduced", func(agg, v string) string { return agg + v })
+	reduced := topology.ReduceSession(sessions, "reduced", func(agg, v string) string { return agg + v })
 	topology.To(topology.ToStream(reduced), "reduced", keys, serde.String())
 	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	pipeWindowed(t, d, winPiped{"A", "a", 10}, winPiped{"A", "b", 20}, winPiped{"A", "c", 15})
@@ -124,8 +124,8 @@ func TestSessionAggregateMergesWithTheMerger(t *testing.T) {
 
 func TestSessionsEmitOnWindowCloseTheLastUpdateOfEachSessionOnce(t *testing.T) {
 	checkEmitOnCloseMatchesUpdates(t, func(g topology.GroupedStream[string, string], emit topology.EmitStrategy, name string) topology.Table[topology.Windowed[string], string] {
-		s := topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapAndGrace(4*time.Millisecond, 5*time.Millisecond)).Emit(emit)
-		return topology.SessionAggregate(s, name, func() string { return "" }, sortedList, func(_ string, a, b string) string {
+		s := topology.WindowedBySession(g, topology.SessionWindowsOfInactivityGapAndGrace(4*time.Millisecond, 5*time.Millisecond)).Emit(emit)
+		return topology.AggregateSession(s, name, func() string { return "" }, sortedList, func(_ string, a, b string) string {
 			return strings.Join(slices.Sorted(slices.Values(append(strings.Fields(a), strings.Fields(b)...))), " ")
 		}, serde.String())
 	}, topology.SessionWindowedSerde(serde.String()))
@@ -134,6 +134,6 @@ func TestSessionsEmitOnWindowCloseTheLastUpdateOfEachSessionOnce(t *testing.T) {
 func TestSessionWindowsWithAGapOfZeroAreABuildProblem(t *testing.T) {
 	b := topology.NewBuilder()
 	g := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "g")
-	topology.SessionCount(topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapWithNoGrace(0)), "c")
+	topology.CountSession(topology.WindowedBySession(g, topology.SessionWindowsOfInactivityGapWithNoGrace(0)), "c")
 	expectBuildProblem(t, b, "inactivity gap 0s is not positive")
 }

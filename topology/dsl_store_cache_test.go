@@ -31,7 +31,7 @@ func TestStoreCacheWritesEachKeyToTheChangelogOncePerCommit(t *testing.T) {
 			name: "a tumbling-window count",
 			build: func(b *topology.Builder) {
 				g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "")
-				topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Minute)), "counts")
+				topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Minute)), "counts")
 			},
 			changelog: app + "-counts-changelog",
 		},

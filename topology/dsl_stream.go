@@ -9,31 +9,13 @@ import (
 // StreamFrom reads topic as a stream. Kafka Streams: StreamsBuilder#stream. A null key
 // or value reaches user functions as the zero value of its type. The source node is
 // named by SourceNamed, or generated (KSTREAM-SOURCE-0000000001).
-func StreamFrom[K, V any](b *Builder, topic string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption[K, V]) Stream[K, V] {
+func StreamFrom[K, V any](b *Builder, topic string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption) Stream[K, V] {
 	if b == nil {
 		return Stream[K, V]{}
 	}
-	name := b.nodeName(sourceName(opts), "KSTREAM-SOURCE")
+	name := b.nodeName(applySourceOptions(opts).name, "KSTREAM-SOURCE")
 	addSource(b, name, keys, values, []string{topic}, false, true, opts...)
 	return Stream[K, V]{b: b, node: name, keys: keys, values: values}
-}
-
-// SourceNamed names the source node of a DSL operator that reads a topic, such as
-// StreamFrom, instead of a generated name. AddSource, which takes the name as an
-// argument, ignores it. Kafka Streams: Consumed#withName.
-func SourceNamed[K, V any](name string) SourceOption[K, V] {
-	return func(o *sourceOptions[K, V]) { o.name = name }
-}
-
-// sourceName returns the name that opts give the source, or "".
-func sourceName[K, V any](opts []SourceOption[K, V]) string {
-	var o sourceOptions[K, V]
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	return o.name
 }
 
 // sameSerde returns s as the serde of U when T and U are the same type, and nil

@@ -703,7 +703,7 @@ func TestDSLNodeNames(t *testing.T) {
 			t.Errorf("node %q, want %s-<10 digits>", g.s.Node(), g.kind)
 		}
 	}
-	if src := topology.StreamFrom(b, "other", serde.String(), serde.String(), topology.SourceNamed[string, string]("lines")); src.Node() != "lines" {
+	if src := topology.StreamFrom(b, "other", serde.String(), serde.String(), topology.SourceNamed("lines")); src.Node() != "lines" {
 		t.Errorf("named source %q, want lines", src.Node())
 	}
 	if _, err := b.Build(); err != nil {

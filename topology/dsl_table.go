@@ -88,12 +88,13 @@ func laterOf(a, b time.Time) time.Time {
 // dropped. The table's updates go through the record cache (see WithoutRecordCache):
 // the updates of a key between two commits are forwarded once. Kafka Streams:
 // StreamsBuilder#table with Materialized.as(name); unlike Kafka Streams, which can use
-// the source topic as the changelog, Eddy always writes one.
-func TableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption[K, V]) Table[K, V] {
+// the source topic as the changelog, Eddy always writes one. The source node is named by
+// SourceNamed, or generated (KTABLE-SOURCE-0000000001).
+func TableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[K], values serde.Serde[V], opts ...SourceOption) Table[K, V] {
 	if b == nil {
 		return Table[K, V]{}
 	}
-	source := b.nodeName("", "KTABLE-SOURCE")
+	source := b.nodeName(applySourceOptions(opts).name, "KTABLE-SOURCE")
 	addSource(b, source, keys, values, []string{topic}, false, true, opts...)
 	storeName := b.resourceName(name, "", "table "+topic)
 	return materialize(b, source, storeName, keys, values)

@@ -76,11 +76,11 @@ func filterTable[K, V any](t Table[K, V], pred func(K, V) bool, want bool, opts 
 	return t
 }
 
-// MapTableValues turns each value into another, keeping the key: the old and new values
+// MapValuesTable turns each value into another, keeping the key: the old and new values
 // of each update are mapped with fn. The table is not materialized: its view (for
 // joins) reads the parent's and maps its values, so fn must give the same result for the
 // same key and value each time; Materialize stores it. Kafka Streams: KTable#mapValues.
-func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opts ...Option) Table[K, VR] {
+func MapValuesTable[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opts ...Option) Table[K, VR] {
 	if t.b == nil {
 		return Table[K, VR]{}
 	}
@@ -184,7 +184,7 @@ type GroupedTable[K, V any] struct {
 	values serde.Serde[V]
 }
 
-// GroupTableBy groups the table's values by the key and value that selector makes of
+// GroupByTable groups the table's values by the key and value that selector makes of
 // each, through the repartition topic <application id>-<name>-repartition, whose keys
 // and values the serdes serialize. Each update of the table becomes, when selector
 // gives its old and new values the same key, one record with both (the aggregation
@@ -193,7 +193,7 @@ type GroupedTable[K, V any] struct {
 // aggregate of its key. The repartition topic's values are changes: see
 // ChangeSerde. Kafka Streams: KTable#groupBy (name: Grouped.as), with KIP-904's single
 // record for an unchanged key.
-func GroupTableBy[K, V, KR, VR any](t Table[K, V], name string, selector func(key K, value V) KeyValue[KR, VR], keys serde.Serde[KR], values serde.Serde[VR]) GroupedTable[KR, VR] {
+func GroupByTable[K, V, KR, VR any](t Table[K, V], name string, selector func(key K, value V) KeyValue[KR, VR], keys serde.Serde[KR], values serde.Serde[VR]) GroupedTable[KR, VR] {
 	b := t.b
 	if b == nil {
 		return GroupedTable[KR, VR]{}
@@ -383,7 +383,7 @@ const (
 	changeHasOld
 )
 
-// ChangeSerde returns the serde of the changes that GroupTableBy writes to its
+// ChangeSerde returns the serde of the changes that GroupByTable writes to its
 // repartition topic. The format: one byte of flags (1: there is a new value, 2: an old
 // one; no other bit is set), then, when there are both, the length of the serialized new
 // value as an unsigned varint, the new value and the old value, and when there is one,

@@ -117,13 +117,13 @@ func TestFilterTableForwardsDeletesOnlyForValuesThatPassed(t *testing.T) {
 	}
 }
 
-// MapTableValues follows Kafka Streams' KTable#mapValues: both the new and the old
+// MapValuesTable follows Kafka Streams' KTable#mapValues: both the new and the old
 // value of each change are mapped, so a delete forwards the mapped old value.
-func TestMapTableValuesMapsNewAndOldValues(t *testing.T) {
+func TestMapValuesTableMapsNewAndOldValues(t *testing.T) {
 	b := topology.NewBuilder()
 	table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
 	label := func(k string, n int64) string { return k + "=" + strings.Repeat("*", int(n)) }
-	changes := watchChanges(b, topology.MapTableValues(table, label), "watch")
+	changes := watchChanges(b, topology.MapValuesTable(table, label), "watch")
 	d := startDriver(t, b)
 	pipeTable(t, d, "in", "a", just[int64](1), 1)
 	pipeTable(t, d, "in", "a", just[int64](3), 2)
@@ -176,7 +176,7 @@ type regionAccount struct {
 func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 	b := topology.NewBuilder(topology.RequireExplicitNames())
 	users := topology.TableFrom(b, "users", "users", serde.String(), serde.JSON[regionAccount]())
-	byRegion := topology.GroupTableBy(users, "by-region", func(user string, a regionAccount) topology.KeyValue[string, string] {
+	byRegion := topology.GroupByTable(users, "by-region", func(user string, a regionAccount) topology.KeyValue[string, string] {
 		return topology.Pair(a.Region, user)
 	}, serde.String(), serde.String())
 	counts := watchChanges(b, topology.CountTable(byRegion, "region-counts"), "watch")
@@ -233,7 +233,7 @@ func TestCountTableMovesUsersBetweenRegions(t *testing.T) {
 func TestAggregateTableSubtractsBeforeAdding(t *testing.T) {
 	b := topology.NewBuilder()
 	accounts := topology.TableFrom(b, "accounts", "accounts", serde.String(), serde.JSON[regionAccount]())
-	byRegion := topology.GroupTableBy(accounts, "by-region", func(_ string, a regionAccount) topology.KeyValue[string, int64] {
+	byRegion := topology.GroupByTable(accounts, "by-region", func(_ string, a regionAccount) topology.KeyValue[string, int64] {
 		return topology.Pair(a.Region, a.Balance)
 	}, serde.String(), serde.Int64())
 	log := topology.AggregateTable(byRegion, "region-log", func() string { return "" },
@@ -297,7 +297,7 @@ func TestTableOperatorProblems(t *testing.T) {
 			name: "materializing a table whose value serde is unknown is refused",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
-				topology.Materialize(topology.MapTableValues(table, func(_ string, n int64) float64 { return float64(n) }), "floats")
+				topology.Materialize(topology.MapValuesTable(table, func(_ string, n int64) float64 { return float64(n) }), "floats")
 			},
 			problem: `materialize "floats"`,
 		},
@@ -305,7 +305,7 @@ func TestTableOperatorProblems(t *testing.T) {
 			name: "grouping a table without serdes is refused",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
-				topology.CountTable(topology.GroupTableBy(table, "g", func(k string, v int64) topology.KeyValue[string, int64] {
+				topology.CountTable(topology.GroupByTable(table, "g", func(k string, v int64) topology.KeyValue[string, int64] {
 					return topology.Pair(k, v)
 				}, nil, serde.Int64()), "count")
 			},
@@ -322,7 +322,7 @@ func TestTableOperatorProblems(t *testing.T) {
 			name: "a nil subtractor is refused",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
-				g := topology.GroupTableBy(table, "g", func(k string, v int64) topology.KeyValue[string, int64] {
+				g := topology.GroupByTable(table, "g", func(k string, v int64) topology.KeyValue[string, int64] {
 					return topology.Pair(k, v)
 				}, serde.String(), serde.Int64())
 				topology.ReduceTable(g, "sums", func(a, v int64) int64 { return a + v }, nil)
@@ -333,7 +333,7 @@ func TestTableOperatorProblems(t *testing.T) {
 			name: "generated names are refused under RequireExplicitNames",
 			build: func(b *topology.Builder) {
 				table := topology.TableFrom(b, "in", "table", serde.String(), serde.Int64())
-				g := topology.GroupTableBy(table, "", func(k string, v int64) topology.KeyValue[string, int64] {
+				g := topology.GroupByTable(table, "", func(k string, v int64) topology.KeyValue[string, int64] {
 					return topology.Pair(k, v)
 				}, serde.String(), serde.Int64())
 				topology.Materialize(topology.CountTable(g, ""), "")

@@ -16,7 +16,7 @@ func TestTableViewsApplyTheirOperators(t *testing.T) {
 	ages := TableFrom(b, "in", "ages", serde.String(), serde.Int64())
 	adults := FilterTable(ages, func(_ string, age int64) bool { return age >= 18 })
 	minors := FilterNotTable(ages, func(_ string, age int64) bool { return age >= 18 })
-	labels := MapTableValues(adults, func(name string, age int64) string { return name + " is an adult" })
+	labels := MapValuesTable(adults, func(name string, age int64) string { return name + " is an adult" })
 	stored := Materialize(labels.WithSerdes(serde.String(), serde.String()), "labels")
 	if _, err := b.Build(); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ func (TimeWindows) fixedWindows()    {}
 func (SlidingWindows) fixedWindows() {}
 
 // TimeWindowedStream is a grouped stream cut into time or sliding windows, ready for a
-// windowed aggregation (WindowedCount, WindowedReduce, WindowedAggregate). Its methods
+// windowed aggregation (CountWindowed, ReduceWindowed, AggregateWindowed). Its methods
 // return a copy with a setting changed. Kafka Streams: TimeWindowedKStream.
 type TimeWindowedStream[K, V any] struct {
 	g         GroupedStream[K, V]
@@ -66,27 +66,27 @@ func (w TimeWindowedStream[K, V]) WithRetention(retention time.Duration) TimeWin
 	return w
 }
 
-// WindowedCount counts the records of each key in each window, in the window store name
+// CountWindowed counts the records of each key in each window, in the window store name
 // (changelog <application id>-<name>-changelog). Records with a null key or value are
 // dropped. Kafka Streams: TimeWindowedKStream#count.
-func WindowedCount[K, V any](w TimeWindowedStream[K, V], name string) Table[Windowed[K], int64] {
+func CountWindowed[K, V any](w TimeWindowedStream[K, V], name string) Table[Windowed[K], int64] {
 	return windowedAggregate(w, name, "windowed count", func(K, V) int64 { return 1 }, func(_ K, _ V, n int64) int64 { return n + 1 }, serde.Int64())
 }
 
-// WindowedReduce combines the values of each key in each window, in the window store
+// ReduceWindowed combines the values of each key in each window, in the window store
 // name: a window's first value is its aggregate, each later one is combined with it. The
 // stream's value serde must be known. Kafka Streams: TimeWindowedKStream#reduce.
-func WindowedReduce[K, V any](w TimeWindowedStream[K, V], name string, reducer func(agg, value V) V) Table[Windowed[K], V] {
+func ReduceWindowed[K, V any](w TimeWindowedStream[K, V], name string, reducer func(agg, value V) V) Table[Windowed[K], V] {
 	if w.g.s.b != nil && w.g.s.values == nil {
 		w.g.s.b.problemf("windowed reduce %q: the stream's value serde is not known; set it with WithSerdes", name)
 	}
 	return windowedAggregate(w, name, "windowed reduce", func(_ K, v V) V { return v }, func(_ K, v V, agg V) V { return reducer(agg, v) }, w.g.s.values)
 }
 
-// WindowedAggregate folds the values of each key in each window into an aggregate, in
+// AggregateWindowed folds the values of each key in each window into an aggregate, in
 // the window store name: a window's first value is folded into init(), each later one
 // into the aggregate so far. Kafka Streams: TimeWindowedKStream#aggregate.
-func WindowedAggregate[K, V, VA any](w TimeWindowedStream[K, V], name string, init func() VA, aggregator func(key K, value V, agg VA) VA, aggregates serde.Serde[VA]) Table[Windowed[K], VA] {
+func AggregateWindowed[K, V, VA any](w TimeWindowedStream[K, V], name string, init func() VA, aggregator func(key K, value V, agg VA) VA, aggregates serde.Serde[VA]) Table[Windowed[K], VA] {
 	first := func(k K, v V) VA { return aggregator(k, v, init()) }
 	return windowedAggregate(w, name, "windowed aggregate", first, aggregator, aggregates)
 }

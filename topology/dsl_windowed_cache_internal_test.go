@@ -26,7 +26,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 		{
 			name: "tumbling windows",
 			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
-				return WindowedCount(WindowedBy(g, TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
+				return CountWindowed(WindowedBy(g, TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@0/10: 1/- @5"},
@@ -38,7 +38,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 			// [0, 10] with 5 (windows start at 0).
 			name: "sliding windows",
 			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
-				return WindowedCount(WindowedBy(g, SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
+				return CountWindowed(WindowedBy(g, SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@0/10: 1/- @5"},
@@ -47,7 +47,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 		{
 			name: "sessions",
 			count: func(g GroupedStream[string, string], retention time.Duration) Table[Windowed[string], int64] {
-				return SessionCount(SessionWindowedBy(g, SessionWindowsOfInactivityGapWithNoGrace(5*time.Millisecond)).WithRetention(retention), "counts")
+				return CountSession(WindowedBySession(g, SessionWindowsOfInactivityGapWithNoGrace(5*time.Millisecond)).WithRetention(retention), "counts")
 			},
 			first:         5,
 			committed:     []string{"A@5/5: 1/- @5"},

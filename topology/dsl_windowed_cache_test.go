@@ -43,13 +43,13 @@ func windowedCounts(t *testing.T, count func(topology.GroupedStream[string, stri
 
 func tumblingCount(size, grace time.Duration) func(topology.GroupedStream[string, string]) windowedTable {
 	return func(g topology.GroupedStream[string, string]) windowedTable {
-		return topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeAndGrace(size, grace)), "counts")
+		return topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeAndGrace(size, grace)), "counts")
 	}
 }
 
 func sessionCount(gap, grace time.Duration) func(topology.GroupedStream[string, string]) windowedTable {
 	return func(g topology.GroupedStream[string, string]) windowedTable {
-		return topology.SessionCount(topology.SessionWindowedBy(g, topology.SessionWindowsOfInactivityGapAndGrace(gap, grace)), "counts")
+		return topology.CountSession(topology.WindowedBySession(g, topology.SessionWindowsOfInactivityGapAndGrace(gap, grace)), "counts")
 	}
 }
 
@@ -67,7 +67,7 @@ func TestWindowedCacheForwardsThreeUpdatesOfAWindowOnceWithTheOldValueOfTheLastC
 	}{
 		{"tumbling windows", tumblingCount(10*time.Millisecond, 0), winKey(20, 30)},
 		{"sliding windows", func(g topology.GroupedStream[string, string]) windowedTable {
-			return topology.WindowedCount(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)), "counts")
+			return topology.CountWindowed(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceWithNoGrace(10*time.Millisecond)), "counts")
 		}, winKey(10, 20)},
 		{"sessions", sessionCount(5*time.Millisecond, 0), winKey(20, 20)},
 	}
@@ -108,7 +108,7 @@ func TestWindowedCacheForwardsTheWindowsOfAKeySeparately(t *testing.T) {
 	t.Run("hopping windows that share a record", func(t *testing.T) {
 		// Windows of 10 advancing by 5: a record at 7 is in [0, 10) and [5, 15).
 		changes, pipe, d := windowedCounts(t, func(g topology.GroupedStream[string, string]) windowedTable {
-			return topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond).AdvanceBy(5*time.Millisecond)), "counts")
+			return topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond).AdvanceBy(5*time.Millisecond)), "counts")
 		})
 		pipe(7)
 		pipe(7)
@@ -176,10 +176,10 @@ func TestWindowedCacheForwardsOnlyTheSessionsThatOutliveACommitInterval(t *testi
 // session made and merged away within the interval not at all.
 func TestWindowedCacheWritesTheTombstonesOfSessionsOfTheLastCommit(t *testing.T) {
 	b := topology.NewBuilder()
-	sessions := topology.SessionWindowedBy(topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), ""),
+	sessions := topology.WindowedBySession(topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), ""),
 		topology.SessionWindowsOfInactivityGapAndGrace(5*time.Millisecond, 20*time.Millisecond))
 	keys := topology.SessionWindowedSerde(serde.String())
-	topology.To(topology.ToStream(topology.SessionCount(sessions, "sessions")), "out", keys, serde.Int64())
+	topology.To(topology.ToStream(topology.CountSession(sessions, "sessions")), "out", keys, serde.Int64())
 	d := startDriver(t, b, eddytest.ManualCommit())
 	out := newWinOutputs(d, "out", keys, serde.Int64())
 	pipeWindowed(t, d, winPiped{"A", "1", 10})
@@ -242,7 +242,7 @@ func TestWindowedCacheEvictsTheLeastRecentlyUpdatedWindowWhenFull(t *testing.T) 
 // emit-final path forwards it.
 func TestEmitOnWindowCloseForwardsWithoutWaitingForACommit(t *testing.T) {
 	changes, pipe, _ := windowedCounts(t, func(g topology.GroupedStream[string, string]) windowedTable {
-		return topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).Emit(topology.EmitOnWindowClose), "counts")
+		return topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)).Emit(topology.EmitOnWindowClose), "counts")
 	})
 	pipe(1)
 	pipe(2)

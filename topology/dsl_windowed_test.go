@@ -111,7 +111,7 @@ func countTimeWindows(t *testing.T, windows topology.TimeWindows, configure func
 		windowed = configure(windowed)
 	}
 	keys := topology.TimeWindowedSerde(serde.String(), windows.Size())
-	topology.To(topology.ToStream(topology.WindowedCount(windowed, "counts")), "out", keys, serde.Int64())
+	topology.To(topology.ToStream(topology.CountWindowed(windowed, "counts")), "out", keys, serde.Int64())
 	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.Int64())
 }
@@ -254,19 +254,19 @@ func TestEmitOnWindowCloseFollowsStreamTimeNotTheWallClock(t *testing.T) {
 	expectWindowed(t, "at stream time 1000", out.next(t), winRec[int64]("a", 0, 1000, 1, 100), winRec[int64]("b", 0, 1000, 1, 999))
 }
 
-func TestWindowedReduceAndAggregateFoldEachWindow(t *testing.T) {
+func TestReduceWindowedAndAggregateWindowedFoldEachWindow(t *testing.T) {
 	b := topology.NewBuilder()
 	grouped := topology.GroupByKey(topology.StreamFrom(b, winInput, serde.String(), serde.String()), "")
 	windowed := topology.WindowedBy(grouped, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond))
 	keys := topology.TimeWindowedSerde(serde.String(), 10*time.Millisecond)
-	reduced := topology.WindowedReduce(windowed, "longest", func(agg, v string) string {
+	reduced := topology.ReduceWindowed(windowed, "longest", func(agg, v string) string {
 		if len(v) > len(agg) {
 			return v
 		}
 		return agg
 	})
 	topology.To(topology.ToStream(reduced), "longest", keys, serde.String())
-	summed := topology.WindowedAggregate(windowed, "lengths", func() int64 { return 100 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, serde.Int64())
+	summed := topology.AggregateWindowed(windowed, "lengths", func() int64 { return 100 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, serde.Int64())
 	topology.To(topology.ToStream(summed), "lengths", keys, serde.Int64())
 	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	longest := newWinOutputs(d, "longest", keys, serde.String())
@@ -327,7 +327,7 @@ func aggregateSliding(t *testing.T, windows topology.SlidingWindows, configure f
 		windowed = configure(windowed)
 	}
 	keys := topology.TimeWindowedSerde(serde.String(), windows.TimeDifference())
-	values := topology.WindowedAggregate(windowed, "values", func() string { return "" }, sortedList, serde.String())
+	values := topology.AggregateWindowed(windowed, "values", func() string { return "" }, sortedList, serde.String())
 	topology.To(topology.ToStream(values), "out", keys, serde.String())
 	d := startDriver(t, b, eddytest.ApplicationID("app"))
 	return d, newWinOutputs(d, "out", keys, serde.String())
@@ -479,23 +479,23 @@ func TestInvalidWindowsAreBuildProblems(t *testing.T) {
 		want  string
 	}{
 		{"a window size of zero", func(g topology.GroupedStream[string, string]) {
-			topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(0)), "c")
+			topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(0)), "c")
 		}, "size 0s is not positive"},
 		{"an advance larger than the size", func(g topology.GroupedStream[string, string]) {
-			topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second).AdvanceBy(2*time.Second)), "c")
+			topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second).AdvanceBy(2*time.Second)), "c")
 		}, "advance 2s is larger than the size 1s"},
 		{"a negative grace", func(g topology.GroupedStream[string, string]) {
-			topology.WindowedCount(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceAndGrace(time.Second, -time.Second)), "c")
+			topology.CountWindowed(topology.WindowedBy(g, topology.SlidingWindowsOfTimeDifferenceAndGrace(time.Second, -time.Second)), "c")
 		}, "grace -1s is negative"},
 		{"a fraction of a millisecond", func(g topology.GroupedStream[string, string]) {
-			topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(1500*time.Microsecond)), "c")
+			topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(1500*time.Microsecond)), "c")
 		}, "not a whole number of milliseconds"},
 		{"a retention shorter than size plus grace", func(g topology.GroupedStream[string, string]) {
 			w := topology.WindowedBy(g, topology.TimeWindowsOfSizeAndGrace(time.Minute, time.Second)).WithRetention(time.Minute)
-			topology.WindowedCount(w, "c")
+			topology.CountWindowed(w, "c")
 		}, "retention 1m0s is shorter"},
 		{"a generated store name under RequireExplicitNames", func(g topology.GroupedStream[string, string]) {
-			topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second)), "")
+			topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(time.Second)), "")
 		}, "generated name"},
 	}
 	for _, c := range cases {
@@ -563,7 +563,7 @@ func checkEmitOnCloseMatchesUpdates(t *testing.T, aggregate windowedAggregation,
 func TestEmitOnWindowCloseEmitsTheLastUpdateOfEachWindowOnce(t *testing.T) {
 	timeWindowed := func(w topology.FixedWindows) windowedAggregation {
 		return func(g topology.GroupedStream[string, string], emit topology.EmitStrategy, name string) topology.Table[topology.Windowed[string], string] {
-			return topology.WindowedAggregate(topology.WindowedBy(g, w).Emit(emit), name, func() string { return "" }, sortedList, serde.String())
+			return topology.AggregateWindowed(topology.WindowedBy(g, w).Emit(emit), name, func() string { return "" }, sortedList, serde.String())
 		}
 	}
 	keys := topology.TimeWindowedSerde(serde.String(), 10*time.Millisecond)

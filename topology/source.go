@@ -10,14 +10,34 @@ import (
 	"github.com/eddy-streams/eddy/serde"
 )
 
-// SourceOption configures a source added with AddSource.
-type SourceOption[K, V any] func(*sourceOptions[K, V])
+// SourceOption configures a source: one added with AddSource, or read by StreamFrom or
+// TableFrom. SourceOption has no type parameters, so that the options that do not depend
+// on the record types are written without type arguments (WithOffsetReset(Latest),
+// SourceNamed("lines")). WithTimestampExtractor, whose function is typed, must be for
+// the source's key and value types; Build reports an extractor of other types, naming
+// the source. Kafka Streams: Consumed.
+type SourceOption func(*sourceOptions)
 
-type sourceOptions[K, V any] struct {
-	extract func(r processor.Record[K, V]) (time.Time, error)
-	reset   OffsetReset
+type sourceOptions struct {
+	// extract is the timestamp extractor of WithTimestampExtractor, a
+	// func(processor.Record[K, V]) (time.Time, error) of the K and V it was called with;
+	// nil for the default. extractKey and extractValue are that K and V.
+	extract                  any
+	extractKey, extractValue reflect.Type
+	reset                    OffsetReset
 	// name is the node name of a DSL source (SourceNamed).
 	name string
+}
+
+// applySourceOptions returns the options that opts set; nil options are ignored.
+func applySourceOptions(opts []SourceOption) sourceOptions {
+	o := sourceOptions{reset: Earliest}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
 }
 
 // WithTimestampExtractor sets how the source finds the event time of a record. The
@@ -27,12 +47,16 @@ type sourceOptions[K, V any] struct {
 // deserialization error. A nil fn keeps the default. Kafka Streams: TimestampExtractor
 // (default.timestamp.extractor, or Consumed#withTimestampExtractor).
 //
+// K and V, which Go infers from fn, must be the key and value types of the source's
+// serdes: an extractor of other types is a problem that Build reports, naming the source.
+//
 // The extractor is called from the goroutines of all the tasks that read the source, at
 // once: it must be safe for concurrent use.
-func WithTimestampExtractor[K, V any](fn func(r processor.Record[K, V]) (time.Time, error)) SourceOption[K, V] {
-	return func(o *sourceOptions[K, V]) {
+func WithTimestampExtractor[K, V any](fn func(r processor.Record[K, V]) (time.Time, error)) SourceOption {
+	return func(o *sourceOptions) {
 		if fn != nil {
 			o.extract = fn
+			o.extractKey, o.extractValue = reflect.TypeFor[K](), reflect.TypeFor[V]()
 		}
 	}
 }
@@ -40,14 +64,21 @@ func WithTimestampExtractor[K, V any](fn func(r processor.Record[K, V]) (time.Ti
 // WithOffsetReset sets where the source starts reading a partition that has no committed
 // offset. Default Earliest. Kafka Streams: Topology.AutoOffsetReset
 // (auto.offset.reset, or Consumed#withOffsetResetPolicy).
-func WithOffsetReset[K, V any](reset OffsetReset) SourceOption[K, V] {
-	return func(o *sourceOptions[K, V]) { o.reset = reset }
+func WithOffsetReset(reset OffsetReset) SourceOption {
+	return func(o *sourceOptions) { o.reset = reset }
+}
+
+// SourceNamed names the source node of a DSL operator that reads a topic, StreamFrom or
+// TableFrom, instead of a generated name. AddSource, which takes the name as an
+// argument, ignores it. Kafka Streams: Consumed#withName.
+func SourceNamed(name string) SourceOption {
+	return func(o *sourceOptions) { o.name = name }
 }
 
 // AddSource adds a source node that reads topics, deserializing keys and values with the
 // given serdes. Every topic must be read by one source only. The source's children are
 // the processors and sinks that name it as a parent. Kafka Streams: Topology#addSource.
-func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, opts ...SourceOption[K, V]) {
+func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, opts ...SourceOption) {
 	addSource(b, name, keys, values, topics, false, false, opts...)
 }
 
@@ -55,16 +86,11 @@ func AddSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 // application id.
 // nullAware sources, those of the DSL, pass a null key or value on as nil instead of
 // deserializing it.
-func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, internal, nullAware bool, opts ...SourceOption[K, V]) {
+func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values serde.Serde[V], topics []string, internal, nullAware bool, opts ...SourceOption) {
 	if b == nil {
 		return
 	}
-	o := sourceOptions[K, V]{extract: recordTimestamp[K, V], reset: Earliest}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+	o := applySourceOptions(opts)
 	n := &node{
 		kind:        sourceKind,
 		name:        name,
@@ -95,8 +121,17 @@ func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 	if o.reset != Earliest && o.reset != Latest {
 		b.problemf("%s: unknown offset reset %d", n, int(o.reset))
 	}
+	extract := recordTimestamp[K, V]
+	if o.extract != nil {
+		if fn, ok := o.extract.(func(processor.Record[K, V]) (time.Time, error)); ok {
+			extract = fn
+		} else {
+			b.problemf("%s: the timestamp extractor takes keys %s and values %s, but the source reads keys %s and values %s",
+				n, o.extractKey, o.extractValue, n.outKey, n.outValue)
+		}
+	}
 	if keys != nil && values != nil {
-		n.decode = decoder(name, keys, values, o.extract, nullAware)
+		n.decode = decoder(name, keys, values, extract, nullAware)
 	}
 }
 

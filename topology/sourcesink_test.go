@@ -13,7 +13,7 @@ import (
 
 // edges builds source "in" of topic "input" and sink "out" of topic "output", both of
 // string keys and int64 values, and returns them.
-func edges(t *testing.T, srcOpts []topology.SourceOption[string, int64], sinkOpts []topology.SinkOption[string, int64]) (*topology.SourceNode, *topology.SinkNode) {
+func edges(t *testing.T, srcOpts []topology.SourceOption, sinkOpts []topology.SinkOption[string, int64]) (*topology.SourceNode, *topology.SinkNode) {
 	t.Helper()
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"input"}, srcOpts...)
@@ -62,7 +62,7 @@ func TestDecodeErrors(t *testing.T) {
 	errLate := errors.New("too late")
 	tests := []struct {
 		name       string
-		opts       []topology.SourceOption[string, int64]
+		opts       []topology.SourceOption
 		key, value []byte
 		want       []string
 		is         error
@@ -76,7 +76,7 @@ func TestDecodeErrors(t *testing.T) {
 		},
 		{
 			name: "an error of the timestamp extractor is an error naming the source and topic",
-			opts: []topology.SourceOption[string, int64]{topology.WithTimestampExtractor(
+			opts: []topology.SourceOption{topology.WithTimestampExtractor(
 				func(processor.Record[string, int64]) (time.Time, error) { return time.Time{}, errLate })},
 			key:   []byte("k"),
 			value: make([]byte, 8),
@@ -106,7 +106,7 @@ func TestDecodeErrors(t *testing.T) {
 func TestTimestampExtractorSeesTheRecord(t *testing.T) {
 	kafkaTime := time.UnixMilli(5000)
 	var seen processor.Record[string, int64]
-	src, _ := edges(t, []topology.SourceOption[string, int64]{topology.WithTimestampExtractor(
+	src, _ := edges(t, []topology.SourceOption{topology.WithTimestampExtractor(
 		func(r processor.Record[string, int64]) (time.Time, error) {
 			seen = r
 			return time.UnixMilli(r.Value), nil
@@ -202,5 +202,102 @@ func TestPartitionerSeesTypedRecords(t *testing.T) {
 	}
 	if p := sink.Partition(topology.AnyRecord{Key: "k", Value: "7"}, 4); p != -1 {
 		t.Errorf("Partition of a record of the wrong type = %d, want -1", p)
+	}
+}
+
+// The options that do not depend on the record types take no type arguments, and go
+// with typed ones, inferred from their function, in one list.
+func TestSourceOptionsWithoutTypeArguments(t *testing.T) {
+	b := topology.NewBuilder()
+	extract := topology.WithTimestampExtractor(func(r processor.Record[string, int64]) (time.Time, error) {
+		return time.UnixMilli(r.Value), nil
+	})
+	opts := []topology.SourceOption{topology.SourceNamed("lines"), topology.WithOffsetReset(topology.Latest), extract}
+	if s := topology.StreamFrom(b, "input", serde.String(), serde.Int64(), opts...); s.Node() != "lines" {
+		t.Errorf("StreamFrom's source is %q, want lines", s.Node())
+	}
+	tbl := topology.TableFrom(b, "table-input", "table", serde.String(), serde.String(),
+		topology.SourceNamed("table-source"), topology.WithOffsetReset(topology.Latest))
+	topology.ToStream(tbl)
+	topology.AddSource(b, "raw", serde.String(), serde.Int64(), []string{"raw-input"}, topology.WithOffsetReset(topology.Latest))
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	sources := map[string]*topology.SourceNode{}
+	for _, s := range topo.Subtopologies() {
+		for _, src := range s.Sources {
+			sources[src.Name] = src
+		}
+	}
+	for _, name := range []string{"lines", "table-source", "raw"} {
+		src := sources[name]
+		if src == nil {
+			t.Errorf("no source %q among %v", name, sources)
+			continue
+		}
+		if src.OffsetReset != topology.Latest {
+			t.Errorf("source %q resets to %v, want Latest", name, src.OffsetReset)
+		}
+	}
+	if src := sources["lines"]; src != nil {
+		r, err := src.Decode("input", []byte("k"), int64Bytes(t, 1234), time.UnixMilli(1), nil)
+		if err != nil || !r.Timestamp.Equal(time.UnixMilli(1234)) {
+			t.Errorf("Decode = %+v, %v; want the extractor's timestamp 1234", r, err)
+		}
+	}
+}
+
+// An extractor of other types than the source's is a problem that Build reports, naming
+// the source, whichever way the source was added.
+func TestMismatchedTimestampExtractorFailsBuild(t *testing.T) {
+	wrong := topology.WithTimestampExtractor(func(r processor.Record[int, string]) (time.Time, error) { return r.Timestamp, nil })
+	tests := []struct {
+		name  string
+		build func(b *topology.Builder)
+		want  string
+	}{
+		{
+			name: "StreamFrom",
+			build: func(b *topology.Builder) {
+				topology.StreamFrom(b, "input", serde.String(), serde.Int64(), topology.SourceNamed("lines"), wrong)
+			},
+			want: `source "lines": the timestamp extractor takes keys int and values string, but the source reads keys string and values int64`,
+		},
+		{
+			name: "TableFrom",
+			build: func(b *topology.Builder) {
+				topology.ToStream(topology.TableFrom(b, "input", "table", serde.String(), serde.Int64(), wrong))
+			},
+			want: `source "KTABLE-SOURCE-0000000001": the timestamp extractor takes keys int and values string`,
+		},
+		{
+			name: "AddSource",
+			build: func(b *topology.Builder) {
+				topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"input"}, wrong)
+			},
+			want: `source "in": the timestamp extractor takes keys int and values string`,
+		},
+		{
+			name: "an extractor of the right key type only",
+			build: func(b *topology.Builder) {
+				topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"input"},
+					topology.WithTimestampExtractor(func(r processor.Record[string, string]) (time.Time, error) { return r.Timestamp, nil }))
+			},
+			want: `source "in": the timestamp extractor takes keys string and values string, but the source reads keys string and values int64`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := topology.NewBuilder()
+			tt.build(b)
+			_, err := b.Build()
+			if err == nil {
+				t.Fatal("Build succeeded")
+			}
+			if !errors.Is(err, topology.ErrInvalidTopology) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Build error %q, want ErrInvalidTopology containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -135,7 +135,7 @@ func wordCount(t *testing.T) *topology.Topology {
 	b := topology.NewBuilder()
 	counts := store.KeyValue("counts", serde.String(), serde.Int64())
 	topology.AddSource(b, "lines", serde.String(), serde.String(), []string{"text-lines"},
-		topology.WithOffsetReset[string, string](topology.Latest))
+		topology.WithOffsetReset(topology.Latest))
 	topology.AddProcessor(b, "split", pass[string, string](), "lines")
 	topology.AddSink(b, "to-words", "words", serde.String(), serde.String(), []string{"split"})
 	topology.AddSource(b, "words", serde.String(), serde.String(), []string{"words"})

@@ -53,7 +53,7 @@ func Topology(t Topics, grace time.Duration) (*topology.Topology, error) {
 	regions := topology.Join(views, users, "views-with-region", func(_ string, _ PageView, region string) string { return region })
 	byRegion := topology.SelectKey(regions, func(_, region string) string { return region }).WithSerdes(serde.String(), serde.String())
 	windows := topology.WindowedBy(topology.GroupByKey(byRegion, "views-by-region"), topology.TimeWindowsOfSizeAndGrace(Window, grace))
-	counts := topology.WindowedCount(windows.Emit(topology.EmitOnWindowClose), "views-per-region")
+	counts := topology.CountWindowed(windows.Emit(topology.EmitOnWindowClose), "views-per-region")
 	topology.To(topology.ToStream(counts), t.ViewsPerRegion, WindowKeys, serde.Int64())
 	return b.Build()
 }

@@ -20,7 +20,7 @@ func droppingTopology(t *testing.T) *topology.Topology {
 	b := topology.NewBuilder()
 	g := topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.Int64()), "")
 	topology.Count(g, "counts")
-	topology.WindowedCount(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)), "windowed")
+	topology.CountWindowed(topology.WindowedBy(g, topology.TimeWindowsOfSizeWithNoGrace(10*time.Millisecond)), "windowed")
 	topo, err := b.Build()
 	if err != nil {
 		t.Fatal(err)

@@ -117,7 +117,7 @@ func build(f contender.Flags, b *topology.Builder) (*topology.Topology, error) {
 		if f.Scenario == "hopping-count" {
 			windows = topology.TimeWindowsOfSizeWithNoGrace(10 * time.Second).AdvanceBy(time.Second)
 		}
-		counts := topology.WindowedCount(topology.WindowedBy(topology.GroupByKey(in, "counts"), windows), "counts")
+		counts := topology.CountWindowed(topology.WindowedBy(topology.GroupByKey(in, "counts"), windows), "counts")
 		topology.To(topology.ToStream(counts), f.Output, topology.TimeWindowedSerde(serde.Bytes(), windows.Size()), serde.Int64())
 	case "join":
 		if f.Table == "" {
