@@ -14,7 +14,6 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/eddy-streams/eddy/store/pebblestore"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -136,8 +135,8 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 func (a *App) openStores() (store.Engine, error) {
-	if a.cfg.inMemory {
-		return memstore.New(), nil
+	if a.cfg.stores != nil {
+		return a.cfg.stores, nil
 	}
 	e, err := pebblestore.New(pebblestore.Options{Logger: a.cfg.logger.With("application", a.cfg.applicationID)})
 	if err != nil {

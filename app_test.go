@@ -33,11 +33,12 @@ func TestNewReportsEveryConfigurationProblem(t *testing.T) {
 		BufferedRecordsPerPartition(0),
 		ReplicationFactor(0),
 		MaxTaskIdle(-time.Second),
+		StoreEngine(nil),
 	)
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("error %v, want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "MaxTaskIdle"} {
+	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "MaxTaskIdle", "StoreEngine"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

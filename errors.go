@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/eddy-streams/eddy/internal/engine"
-	"github.com/eddy-streams/eddy/internal/task"
 )
 
 var (
@@ -29,11 +28,3 @@ var (
 	// cannot be derived (they depend on each other in a cycle).
 	ErrInternalTopic = engine.ErrInternalTopic
 )
-
-// ProcessingError is an error from a processor, punctuator or store, naming the task,
-// node, topic, partition and offset it happened at. Run returns it (wrapped).
-type ProcessingError = task.ProcessingError
-
-// DeserializationError is a record that a source could not deserialize, naming the
-// topic, partition and offset. Run returns it (wrapped) unless SkipUndecodableRecords.
-type DeserializationError = task.DeserializationError

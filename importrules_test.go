@@ -40,6 +40,7 @@ var importRules = []importRule{
 	{pkg: "topology/...", mayImport: []string{"processor", "serde", "store/..."}, noKafkaClient: true},
 	{pkg: "internal/changelog/...", mayImport: []string{"store/...", kafkaClient}},
 	{pkg: "internal/rebalance/...", mayImport: []string{"processor", "topology/...", kafkaClient}},
+	{pkg: "internal/cache", mayImport: []string{"store/..."}, noKafkaClient: true},
 	{pkg: "internal/...", mayImport: []string{"serde", "processor", "store/...", "topology/...", "internal/...", "*"}},
 	{pkg: "eddytest/...", mayImport: []string{"topology/...", "processor", "store/...", "serde", "internal/..."}},
 	{pkg: "", mayImport: []string{"serde", "processor", "store/...", "topology/...", "internal/...", "*"}},

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -28,7 +29,8 @@ type config struct {
 	bufferedPerPartition int
 	replication          int16
 	skipUndecodable      bool
-	inMemory             bool
+	stores               store.Engine
+	storesSet            bool
 	logger               *slog.Logger
 	restoreListener      RestoreListener
 	clientOpts           []kgo.Opt
@@ -98,15 +100,22 @@ func ReplicationFactor(n int16) Opt { return func(c *config) { c.replication = n
 
 // SkipUndecodableRecords makes the application skip records that its sources cannot
 // deserialize, logging each with its topic, partition and offset and counting them in
-// Stats. By default such a record stops the application with a *DeserializationError.
+// Stats. By default such a record stops the application with a *processor.DeserializationError.
 // Kafka Streams: default.deserialization.exception.handler (LogAndContinue; the default
 // is LogAndFail).
 func SkipUndecodableRecords() Opt { return func(c *config) { c.skipUndecodable = true } }
 
-// InMemoryState keeps stores in memory instead of Pebble: nothing is written to the
-// state directory but the lock, and every task restores its stores from their
-// changelogs when it starts.
-func InMemoryState() Opt { return func(c *config) { c.inMemory = true } }
+// StoreEngine sets the engine that holds the application's state stores. Default: a
+// Pebble engine with pebblestore's default Options (a 64 MiB block cache shared by every
+// task, among others), made when Run starts. Pass pebblestore.New(opts) to tune Pebble,
+// or memstore.New() to keep state in memory, so that nothing is written to the state
+// directory but its lock and every task restores its stores from their changelogs when
+// it starts. Run closes the engine when it returns; if New fails or Run is never called,
+// closing it is the caller's. Kafka Streams: default.dsl.store and
+// rocksdb.config.setter, which this replaces for the whole application.
+func StoreEngine(e store.Engine) Opt {
+	return func(c *config) { c.stores, c.storesSet = e, true }
+}
 
 // Logger receives the application's logs. Default slog.Default().
 func Logger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
@@ -149,6 +158,9 @@ func (c *config) validate() error {
 	}
 	if c.stateDir == "" {
 		bad("StateDir is empty")
+	}
+	if c.storesSet && c.stores == nil {
+		bad("StoreEngine is nil")
 	}
 	if c.commitInterval <= 0 {
 		bad("CommitInterval must be positive, got %s", c.commitInterval)

@@ -8,7 +8,7 @@
 // internal (repartition) topics included, whose names the application id completes.
 // Records written to the topic of a global store are applied to the store at once.
 // Stores are in memory. By default the driver commits after every piped record, first
-// flushing the processors that hold records back (topology.Flusher); with ManualCommit
+// flushing the processors that hold records back (processor.Flusher); with ManualCommit
 // it commits only when the test calls Commit.
 //
 //	d, err := eddytest.New(topo)
@@ -254,9 +254,9 @@ func (d *Driver) process() (bool, error) {
 // every flush would never let a commit end.
 const maxFlushRounds = 1000
 
-// Commit commits as the engine does: every task flushes the records its processors
-// hold back (topology.Flusher), what that causes is processed (and flushed in turn),
-// and the stores commit. Without ManualCommit the driver already commits after every
+// Commit commits as the engine does, through the same task code: every task flushes
+// the records its processors hold back (processor.Flusher), what that causes is
+// processed (and flushed in turn), and the stores commit. Without ManualCommit the driver already commits after every
 // piped record, and Commit has nothing left to do.
 func (d *Driver) Commit() error {
 	if d.closed {
@@ -271,7 +271,7 @@ func (d *Driver) commit() error {
 			return fmt.Errorf("eddytest: processors still forward records after %d rounds of flushing", round)
 		}
 		for _, t := range d.tasks {
-			if err := t.Flush(); err != nil {
+			if _, err := t.PrepareCommit(); err != nil {
 				return err
 			}
 		}
@@ -283,13 +283,16 @@ func (d *Driver) commit() error {
 			break
 		}
 	}
+	// The driver keeps no changelogs: the stores commit without checkpoints.
 	for _, t := range d.tasks {
-		if err := t.Commit(nil); err != nil {
+		if err := t.PostCommit(noChangelog); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func noChangelog(string, int32) (int64, bool) { return 0, false }
 
 // AdvanceWallClock moves the wall clock forward by by, running the wall-clock
 // punctuators that become due (each at most once, as in Kafka Streams).

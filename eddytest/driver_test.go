@@ -228,7 +228,7 @@ func TestProcessingErrorNamesTaskNodeTopicPartitionAndOffset(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := in.Pipe("k", "bad", time.UnixMilli(2))
-	var perr *eddytest.ProcessingError
+	var perr *processor.ProcessingError
 	if !errors.As(err, &perr) || !errors.Is(err, errBoom) {
 		t.Fatalf("error %v, want a processing error wrapping boom", err)
 	}
@@ -248,7 +248,7 @@ func TestUndecodableRecordsFailOrAreSkipped(t *testing.T) {
 
 	strict := newDriver(t, topo)
 	err := strict.PipeRaw("input", bad)
-	var derr *eddytest.DeserializationError
+	var derr *processor.DeserializationError
 	if !errors.As(err, &derr) || derr.Record.Topic != "input" || derr.Record.Offset != 0 {
 		t.Fatalf("error %v, want a deserialization error at input offset 0", err)
 	}

@@ -165,7 +165,7 @@ func TestFlushErrorsAreProcessingErrors(t *testing.T) {
 	}, "in")
 	d := newDriver(t, buildTopology(t, b))
 	err := eddytest.InputTopic(d, "input", serde.String(), serde.String()).Pipe("k", "v", time.UnixMilli(0))
-	var perr *eddytest.ProcessingError
+	var perr *processor.ProcessingError
 	if !errors.As(err, &perr) || !errors.Is(err, boom) || perr.Node != "failing" || !perr.Flushing {
 		t.Errorf("Pipe returned %v, want a flushing ProcessingError of node failing wrapping boom", err)
 	}

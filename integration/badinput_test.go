@@ -75,7 +75,7 @@ func TestUndecodableRecordStopsTheAppOrIsSkippedAndCounted(t *testing.T) {
 	strict := startApp(t, "strict", cluster, sumTopology(t, in, cluster.NewTopic(t, 2, nil)),
 		eddy.ApplicationID(in+"-strict"), eddy.StateDir(t.TempDir()))
 	err := strict.wait(t, time.Minute)
-	var derr *eddy.DeserializationError
+	var derr *processor.DeserializationError
 	if !errors.As(err, &derr) {
 		t.Fatalf("Run returned %v, want a DeserializationError", err)
 	}

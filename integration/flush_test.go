@@ -15,7 +15,7 @@ import (
 )
 
 // newest holds the newest record of each key until the engine flushes it before a
-// commit, as a record cache does (topology.Flusher through the Processor API).
+// commit, as a record cache does (processor.Flusher through the Processor API).
 type newest struct {
 	ctx  processor.Context[string, string]
 	keys []string

@@ -119,7 +119,7 @@ type Context[K, V any] interface {
 // each task, so a Processor may keep per-task state in its fields without locking.
 // Kafka Streams: Processor<KIn, VIn, KOut, VOut>.
 //
-// A processor may also implement Initializer and Closer.
+// A processor may also implement Initializer, Closer and Flusher.
 type Processor[KIn, VIn, KOut, VOut any] interface {
 	// Process handles one record. An error stops the task: by default the App then stops
 	// with the error, which names the task, node, topic, partition and offset.
@@ -136,6 +136,20 @@ type Initializer interface {
 // Close is called once when the task closes, after the last Process call.
 type Closer interface {
 	Close() error
+}
+
+// Flusher is implemented by processors that hold records back between commits, as the
+// DSL's record cache does. Before every commit the engine calls Flush on the processors
+// of the task that implement it, parents before children, after the records of the
+// commit were processed; what Flush forwards, through the context the processor was
+// given at Init, is part of that commit. When the engine rolls the task's stores back to
+// their last commit (an aborted transaction) it calls Discard instead, so that what was
+// held is dropped with the writes that made it. Kafka Streams has no public counterpart:
+// its record cache flushes inside the engine.
+type Flusher interface {
+	Flush() error
+	// Discard drops what is held without forwarding it.
+	Discard()
 }
 
 // Supplier makes a new processor instance; it is called once per task.

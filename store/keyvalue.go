@@ -47,7 +47,7 @@ type Definition interface {
 	// compact,delete, is kept).
 	ChangelogConfig() map[string]string
 	// CacheBytes is the bound of the store's write-back cache in each task (see
-	// WithCaching and CachingStore); 0, the default, is no cache.
+	// WithCaching); 0, the default, is no cache.
 	CacheBytes() int64
 }
 
@@ -65,7 +65,7 @@ type options struct {
 func WithoutLogging() Option { return func(o *options) { o.logged = false } }
 
 // WithCaching puts a write-back cache of at most maxBytes in front of the store in each
-// task (CachingStore): reads of cached keys and writes stay in memory until the engine
+// task: reads of cached keys and writes stay in memory until the engine
 // flushes them, before every commit, so that a key written many times between two
 // commits costs one store write and one changelog record. Stores read by key gain; stores
 // read by ranges do not (a range flushes the cache first). Default: no cache; the DSL
@@ -148,11 +148,12 @@ func (d KeyValueDef[K, V]) Wrap(s KeyValueStore) KV[K, V] {
 }
 
 // lender is a store that lends the values it holds and keeps the values written to it,
-// sparing the typed handles a copy each way: CachingStore. A lent value is valid until
-// the store's next call; a kept value must not be used by the caller again.
+// sparing the typed handles a copy each way: the engine's cache (internal/cache). A lent
+// value is valid until the store's next call; a kept value must not be used by the
+// caller again.
 type lender interface {
-	getShared(key []byte) ([]byte, bool, error)
-	putOwned(key, value []byte) error
+	GetShared(key []byte) ([]byte, bool, error)
+	PutOwned(key, value []byte) error
 }
 
 // KV is the typed handle of a key-value store. It has the concurrency rules of the
@@ -216,7 +217,7 @@ func (t *typedKV[K, V]) Get(key K) (V, bool, error) {
 	}
 	get := t.s.Get
 	if t.lender != nil {
-		get = t.lender.getShared // the serde does not keep what it deserializes
+		get = t.lender.GetShared // the serde does not keep what it deserializes
 	}
 	b, found, err := get(k)
 	if err != nil || !found {
@@ -239,7 +240,7 @@ func (t *typedKV[K, V]) Put(key K, value V) error {
 		v = []byte{}
 	}
 	if t.lender != nil {
-		return t.lender.putOwned(k, v) // what Serialize returns belongs to the caller
+		return t.lender.PutOwned(k, v) // what Serialize returns belongs to the caller
 	}
 	return t.s.Put(k, v)
 }

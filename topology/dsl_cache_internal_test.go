@@ -283,7 +283,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 			if err != nil || !ok || count.Value != 3 {
 				t.Errorf("the store holds %v, %v, %v before the flush, want 3", count, ok, err)
 			}
-			f, ok := p.(Flusher)
+			f, ok := p.(processor.Flusher)
 			if !ok {
 				t.Fatalf("the aggregation's processor %T is not a Flusher", p)
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -68,7 +69,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 				if err := p.Init(ctx); err != nil {
 					t.Fatal(err)
 				}
-				f, ok := p.(Flusher)
+				f, ok := p.(processor.Flusher)
 				if !ok {
 					t.Fatalf("the aggregation's processor %T is not a Flusher", p)
 				}

@@ -141,11 +141,11 @@ func TestProcessorAdapterForwardsFlushAndDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := topo.Subtopologies()[0].Processors
-	if _, ok := nodes[1].New().(topology.Flusher); ok {
+	if _, ok := nodes[1].New().(processor.Flusher); ok {
 		t.Error("the adapter of a processor that does not flush is a Flusher")
 	}
 	p := nodes[0].New()
-	f, ok := p.(topology.Flusher)
+	f, ok := p.(processor.Flusher)
 	if !ok {
 		t.Fatal("the adapter of a processor that flushes is not a Flusher")
 	}

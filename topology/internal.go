@@ -60,17 +60,6 @@ type GlobalStore struct {
 	Apply func(s store.KeyValueStore, key, value []byte, timestamp time.Time) error
 }
 
-// Flusher is implemented by node processors that hold output back between commits, as
-// the DSL's record cache does. The engine calls Flush before every commit, after the
-// records of the commit were processed, for the processors of a task in order (parents
-// before children); what Flush forwards is part of the commit.
-type Flusher interface {
-	Flush() error
-	// Discard drops what is held without forwarding it: the engine rolled the task's
-	// stores back to their last commit (an aborted transaction).
-	Discard()
-}
-
 // WithApplicationID returns a copy of the topology in which the names of internal topics
 // are complete: <application id>-<name>. The engine and the test driver call it once.
 func (t *Topology) WithApplicationID(id string) *Topology {

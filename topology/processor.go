@@ -22,7 +22,7 @@ import (
 // itself, such as for a record of the wrong type, name the node.
 //
 // A processor that holds records back between commits, as a record cache does,
-// implements Flusher (Flush() error and Discard()): the engine calls Flush before every
+// implements processor.Flusher (Flush() error and Discard()): the engine calls Flush before every
 // commit, parents before children, and what Flush forwards is part of that commit; it
 // calls Discard when it rolls the task's stores back to their last commit (an aborted
 // transaction), so that what was held is dropped with the writes that made it. Flush may
@@ -39,7 +39,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 	n.newProcessor = func() NodeProcessor {
 		p := supplier()
 		e := &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: p}
-		if f, ok := p.(Flusher); ok {
+		if f, ok := p.(processor.Flusher); ok {
 			// Only processors that hold records back are flushed: the engine skips the
 			// others.
 			return &flushingProcessor[KIn, VIn, KOut, VOut]{erasedProcessor: e, f: f}
@@ -51,10 +51,10 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 // flushingProcessor is the adapter of a user processor that implements Flusher.
 type flushingProcessor[KIn, VIn, KOut, VOut any] struct {
 	*erasedProcessor[KIn, VIn, KOut, VOut]
-	f Flusher
+	f processor.Flusher
 }
 
-var _ Flusher = (*flushingProcessor[int, int, int, int])(nil)
+var _ processor.Flusher = (*flushingProcessor[int, int, int, int])(nil)
 
 func (p *flushingProcessor[KIn, VIn, KOut, VOut]) Flush() error {
 	if p.ctx == nil {

@@ -31,11 +31,13 @@ func BenchmarkStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := &Engine{
-		log:           slog.New(slog.DiscardHandler),
-		subtopologies: map[int][]string{0: {"in"}},
-		tasks:         map[processor.TaskID]*runningTask{},
-		pending:       map[processor.TaskID]*runningTask{},
+	e := &membership{
+		Engine: &Engine{
+			log:           slog.New(slog.DiscardHandler),
+			subtopologies: map[int][]string{0: {"in"}},
+		},
+		tasks:   map[processor.TaskID]*task.Task{},
+		pending: map[processor.TaskID]*task.Task{},
 	}
 	var fetch kgo.FetchTopic
 	fetch.Topic = "in"
@@ -53,7 +55,7 @@ func BenchmarkStep(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer tk.Close(true)
-		e.tasks[id] = &runningTask{Task: tk, committed: map[string]int64{}}
+		e.tasks[id] = tk
 		fp := kgo.FetchPartition{Partition: p}
 		for i := range perPartition {
 			fp.Records = append(fp.Records, &kgo.Record{

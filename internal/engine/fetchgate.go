@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -38,7 +39,7 @@ func newFetchGate(client *kgo.Client, max int) *fetchGate {
 // resumes the partitions it paused whose task is gone (revoked or lost), as franz-go
 // keeps a partition paused across rebalances. It runs after every poll, so it allocates
 // nothing unless a partition changes state.
-func (g *fetchGate) update(tasks map[processor.TaskID]*runningTask) {
+func (g *fetchGate) update(tasks map[processor.TaskID]*task.Task) {
 	var pause, resume map[string][]int32
 	add := func(m *map[string][]int32, tp topicPartition) {
 		if *m == nil {

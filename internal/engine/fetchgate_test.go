@@ -10,7 +10,7 @@ import (
 )
 
 // bufferingTask is countingTask with n records of "in" added and none processed.
-func bufferingTask(t *testing.T, p int32, n int) *runningTask {
+func bufferingTask(t *testing.T, p int32, n int) *task.Task {
 	t.Helper()
 	rt := countingTask(t, p)
 	inputs := make([]task.Input, n)
@@ -23,7 +23,7 @@ func bufferingTask(t *testing.T, p int32, n int) *runningTask {
 	return rt
 }
 
-func processN(t *testing.T, rt *runningTask, n int) {
+func processN(t *testing.T, rt *task.Task, n int) {
 	t.Helper()
 	for range n {
 		if _, err := rt.Process(); err != nil {
@@ -43,7 +43,7 @@ func TestFetchGatePausesFullPartitionsAndResumesThemWhenDrained(t *testing.T) {
 		paused: map[topicPartition]processor.TaskID{},
 	}
 	full, light := bufferingTask(t, 0, 10), bufferingTask(t, 1, 9)
-	tasks := map[processor.TaskID]*runningTask{full.ID(): full, light.ID(): light}
+	tasks := map[processor.TaskID]*task.Task{full.ID(): full, light.ID(): light}
 	check := func(step string, want ...string) {
 		t.Helper()
 		if fmt.Sprint(calls) != fmt.Sprint(want) {

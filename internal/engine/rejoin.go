@@ -35,14 +35,14 @@ import (
 
 // onCallbacksBlocked is the client's OnPartitionsCallbackBlocked hook: a group callback
 // waits for the loop to allow rebalances. It runs on a goroutine of its own.
-func (e *Engine) onCallbacksBlocked(ctx context.Context, client *kgo.Client) {
-	e.callbacksWaiting.Store(true)
-	if e.cfg.TransactionalID == "" || !outOfGroup(ctx, client, e.cfg.ApplicationID) {
+func (m *membership) onCallbacksBlocked(ctx context.Context, client *kgo.Client) {
+	m.callbacksWaiting.Store(true)
+	if m.cfg.TransactionalID == "" || !outOfGroup(ctx, client, m.cfg.ApplicationID) {
 		return
 	}
-	e.log.Warn("this instance was put out of its group (a stall past its session timeout?); aborting its transaction")
-	e.lostMembership.Store(true)
-	if cancel := e.cancelEnd.Load(); cancel != nil {
+	m.log.Warn("this instance was put out of its group (a stall past its session timeout?); aborting its transaction")
+	m.lostMembership.Store(true)
+	if cancel := m.cancelEnd.Load(); cancel != nil {
 		(*cancel)()
 	}
 }

@@ -19,7 +19,7 @@ func (discardCollector) Partitions(string) (int32, error)                       
 
 // countingTask runs, on partition p, a task that counts "in" per key, dropping the
 // records with a null key, and processes records (a nil key is Kafka's null).
-func countingTask(t *testing.T, p int32, keys ...[]byte) *runningTask {
+func countingTask(t *testing.T, p int32, keys ...[]byte) *task.Task {
 	t.Helper()
 	b := topology.NewBuilder()
 	topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), ""), "counts")
@@ -55,14 +55,14 @@ func countingTask(t *testing.T, p int32, keys ...[]byte) *runningTask {
 			break
 		}
 	}
-	return &runningTask{Task: tk}
+	return tk
 }
 
 // Stats total the tasks that run and those that closed (revoked, lost or shut down), as
 // for Processed: a rebalance must not take a task's counts away.
 func TestStatsKeepTheDroppedRecordsOfClosedTasks(t *testing.T) {
 	stats := &Stats{}
-	e := &Engine{cfg: Config{Stats: stats}, log: slog.New(slog.DiscardHandler), tasks: map[processor.TaskID]*runningTask{}}
+	e := &membership{Engine: &Engine{cfg: Config{Stats: stats}, log: slog.New(slog.DiscardHandler)}, tasks: map[processor.TaskID]*task.Task{}}
 	first := countingTask(t, 0, []byte("a"), nil, nil)
 	second := countingTask(t, 1, nil, []byte("b"))
 	e.tasks[first.ID()], e.tasks[second.ID()] = first, second
@@ -75,14 +75,14 @@ func TestStatsKeepTheDroppedRecordsOfClosedTasks(t *testing.T) {
 	}
 
 	delete(e.tasks, first.ID())
-	e.closeTasks(map[processor.TaskID]*runningTask{first.ID(): first}, true)
+	e.closeTasks(map[processor.TaskID]*task.Task{first.ID(): first}, true)
 	e.publishStats()
 	if got := stats.DroppedRecords.Load(); got != 3 {
 		t.Errorf("DroppedRecords after a task closed = %d, want 3", got)
 	}
 
 	all := e.tasks
-	e.tasks = map[processor.TaskID]*runningTask{}
+	e.tasks = map[processor.TaskID]*task.Task{}
 	e.closeTasks(all, true)
 	e.publishStats()
 	if got := stats.DroppedRecords.Load(); got != 3 {

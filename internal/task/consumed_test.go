@@ -12,10 +12,11 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// TestConsumedFollowsProcessedSkippedAndRewoundRecords checks the offsets a task
-// reports for its input topics, which the engine commits: after the records processed
-// or skipped, not after those only queued, and back at the given offsets after a rewind.
-func TestConsumedFollowsProcessedSkippedAndRewoundRecords(t *testing.T) {
+// TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords checks the offsets a task
+// gives the engine to commit (PrepareCommit): after the records processed or skipped,
+// not after those only queued, only those that moved since the last commit, and none
+// after an abort, which takes the task back to its last commit.
+func TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords(t *testing.T) {
 	b := topology.NewBuilder()
 	topology.To(topology.Merge(
 		topology.StreamFrom(b, "a", serde.String(), serde.Int64()),
@@ -52,8 +53,12 @@ func TestConsumedFollowsProcessedSkippedAndRewoundRecords(t *testing.T) {
 	}
 	check := func(when string, want map[string]int64) {
 		t.Helper()
-		if got := tk.Consumed(); !maps.Equal(got, want) {
-			t.Errorf("%s: Consumed() = %v, want %v", when, got, want)
+		got, err := tk.PrepareCommit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: PrepareCommit() = %v, want %v", when, got, want)
 		}
 	}
 
@@ -70,24 +75,35 @@ func TestConsumedFollowsProcessedSkippedAndRewoundRecords(t *testing.T) {
 	if err := tk.Add([]task.Input{input("a", 12, one), input("b", 21, one)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := tk.PostCommit(func(string, int32) (int64, bool) { return 0, false }); err != nil {
+		t.Fatal(err)
+	}
+	check("after a commit", map[string]int64{})
+
+	if err := tk.Add([]task.Input{input("a", 12, one), input("b", 21, one)}); err != nil {
+		t.Fatal(err)
+	}
 	process(1)
-	tk.Rewind(map[string]int64{"a": 5})
-	check("after a rewind", map[string]int64{"a": 5})
+	check("after a record since the commit", map[string]int64{"a": 13})
+	if err := tk.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	check("after an abort", map[string]int64{})
 	if ok, err := tk.Process(); ok || err != nil {
-		t.Fatalf("Process() after a rewind = %v, %v; want nothing queued", ok, err)
+		t.Fatalf("Process() after an abort = %v, %v; want nothing queued", ok, err)
 	}
 	if err := tk.Add([]task.Input{input("b", 21, one)}); err != nil {
 		t.Fatal(err)
 	}
 	process(1)
-	check("after a record processed again", map[string]int64{"a": 5, "b": 22})
+	check("after a record processed again", map[string]int64{"b": 22})
 
 	// A record skipped behind records still queued must not be committed past them:
 	// after a crash they would never be read again.
 	if err := tk.Add([]task.Input{input("b", 22, one), input("b", 23, []byte("x"))}); err != nil {
 		t.Fatal(err)
 	}
-	check("after a skipped record behind a queued one", map[string]int64{"a": 5, "b": 22})
+	check("after a skipped record behind a queued one", map[string]int64{"b": 22})
 	process(1)
-	check("after the queued record", map[string]int64{"a": 5, "b": 24})
+	check("after the queued record", map[string]int64{"b": 24})
 }

@@ -157,7 +157,7 @@ func TestFlushForwardsWhatProcessorsHoldParentsFirst(t *testing.T) {
 	if len(out.records) != 0 {
 		t.Fatalf("sent %v before a flush", out.records)
 	}
-	if err := tk.Flush(); err != nil {
+	if _, err := tk.PrepareCommit(); err != nil {
 		t.Fatal(err)
 	}
 	// One flush carries the records through both holders: the first flushes into the
@@ -170,23 +170,29 @@ func TestFlushForwardsWhatProcessorsHoldParentsFirst(t *testing.T) {
 	}
 }
 
-func TestRewindDiscardsWhatProcessorsHold(t *testing.T) {
+func TestAbortDiscardsWhatProcessorsHold(t *testing.T) {
 	var log []string
 	out := &sent{}
 	tk := newTask(t, holdingTopology(t, &log, nil), out, nil)
 
 	pipe(t, tk, 0, "a=1")
-	if err := tk.Flush(); err != nil {
+	if _, err := tk.PrepareCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.PostCommit(func(string, int32) (int64, bool) { return 0, false }); err != nil {
 		t.Fatal(err)
 	}
 	pipe(t, tk, 1, "b=1", "c=1")
-	// The engine rolled the stores back after an aborted transaction.
-	tk.Rewind(map[string]int64{"in": 1})
-	if got := tk.Consumed()["in"]; got != 1 {
-		t.Errorf("consumed %d after the rewind, want 1", got)
-	}
-	if err := tk.Flush(); err != nil {
+	// The transaction aborted.
+	if err := tk.Abort(); err != nil {
 		t.Fatal(err)
+	}
+	offsets, err := tk.PrepareCommit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offsets) != 0 {
+		t.Errorf("offsets to commit after the abort: %v, want none (back at the last commit)", offsets)
 	}
 	if want := []string{"a=1@out"}; !slices.Equal(out.records, want) {
 		t.Errorf("sent %v, want %v: the records after the commit were discarded", out.records, want)
@@ -207,10 +213,10 @@ func TestFlushErrorNamesTheNode(t *testing.T) {
 	tk := newTask(t, holdingTopology(t, &log, boom), &sent{}, nil)
 	pipe(t, tk, 0, "a=1")
 
-	err := tk.Flush()
-	var perr *task.ProcessingError
+	_, err := tk.PrepareCommit()
+	var perr *processor.ProcessingError
 	if !errors.As(err, &perr) || !errors.Is(err, boom) {
-		t.Fatalf("error %v, want a *ProcessingError wrapping boom", err)
+		t.Fatalf("error %v, want a *processor.ProcessingError wrapping boom", err)
 	}
 	if perr.Node != "second" || !perr.Flushing || perr.Record.Offset != -1 {
 		t.Errorf("error names node %q, flushing %v, offset %d; want second, true, -1", perr.Node, perr.Flushing, perr.Record.Offset)

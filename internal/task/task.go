@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/cache"
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
@@ -71,7 +71,7 @@ type Task struct {
 	// definition asks for one (caches).
 	raw    map[string]store.KeyValueStore
 	stores map[string]store.KeyValueStore
-	caches []*store.CachingStore
+	caches []*cache.Store
 	// globals are the global stores, read-only.
 	globals map[string]store.KeyValueStore
 
@@ -86,10 +86,12 @@ type Task struct {
 	// err is the first error of the record being processed; later forwards of that
 	// record are dropped.
 	err error
-	// consumed holds, per input topic, the offset of the next record to read: what the
-	// engine commits. The queues hold the newer offsets (queue.consumed) until Consumed
-	// copies them here.
-	consumed map[string]int64
+	// consumed holds, per input topic, the offset of the next record to read, as of the
+	// last PrepareCommit: the queues hold newer offsets (queue.consumed) until it copies
+	// them here. committed holds those of the last commit (PostCommit).
+	consumed, committed map[string]int64
+	// changelogs names the changelog topic of each logged store.
+	changelogs map[string]string
 	// flushing is set while Flush runs, for the errors it makes.
 	flushing    bool
 	processed   int64
@@ -132,6 +134,8 @@ func New(cfg Config) (*Task, error) {
 		nodes:         map[string]*node{},
 		sources:       map[string]*topology.SourceNode{},
 		consumed:      map[string]int64{},
+		committed:     map[string]int64{},
+		changelogs:    map[string]string{},
 	}
 	for _, def := range cfg.Subtopology.Stores {
 		kv, err := cfg.DB.KeyValue(def.Name())
@@ -142,10 +146,11 @@ func New(cfg Config) (*Task, error) {
 		var s store.KeyValueStore = kv
 		if def.Logged() {
 			topic := changelog.TopicName(t.applicationID, def.Name())
+			t.changelogs[def.Name()] = topic
 			s = changelog.Logged(kv, topic, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
 		}
 		if n := def.CacheBytes(); n > 0 {
-			c := store.NewCaching(s, n)
+			c := cache.New(s, n)
 			t.caches = append(t.caches, c)
 			s = c
 		}
@@ -165,11 +170,8 @@ func (t *Task) ID() processor.TaskID { return t.id }
 // Subtopology is the subtopology the task runs.
 func (t *Task) Subtopology() *topology.Subtopology { return t.sub }
 
-// RawStores returns the task's stores without changelog logging, for restoration.
-func (t *Task) RawStores() map[string]store.KeyValueStore { return t.raw }
-
 // UnloggedStore returns the store name as the task's processors see it, but writing to no
-// changelog: the raw store, or, for a cached store, its store.CachingStore.Unlogged view,
+// changelog: the raw store, or, for a cached store, its cache.Store.Unlogged view,
 // which writes the cache back before each call. For the test driver.
 func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool) {
 	for _, c := range t.caches {
@@ -181,9 +183,6 @@ func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool) {
 	return s, ok
 }
 
-// DB returns the task's database.
-func (t *Task) DB() store.TaskDB { return t.db }
-
 // StreamTime is the largest event time the task has processed.
 func (t *Task) StreamTime() time.Time { return t.streamTime }
 
@@ -194,7 +193,7 @@ func (t *Task) Skipped() int64   { return t.skipped }
 // Dropped counts the records that the task's processors dropped by design, summing
 // their counts (topology.DropCounter): records too late for their window, or with a null
 // key or value that an operator ignores. Undecodable records are not among them (see
-// Skipped). Records processed again after a rollback (Rewind) count again, as in
+// Skipped). Records processed again after a rollback (Abort) count again, as in
 // Processed. 0 before Init.
 func (t *Task) Dropped() int64 {
 	if !t.initialized {
@@ -269,7 +268,7 @@ func (t *Task) Init() error {
 }
 
 // Add deserializes records and queues them for processing. A record that cannot be
-// deserialized fails with a *DeserializationError, or is skipped and counted.
+// deserialized fails with a *processor.DeserializationError, or is skipped and counted.
 func (t *Task) Add(records []Input) error {
 	for _, in := range records {
 		src, ok := t.sources[in.Topic]
@@ -280,7 +279,7 @@ func (t *Task) Add(records []Input) error {
 		meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		rec, err := src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
 		if err != nil {
-			derr := &DeserializationError{Task: t.id, Source: src.Name, Record: meta, Err: err}
+			derr := &processor.DeserializationError{Task: t.id, Source: src.Name, Record: meta, Err: err}
 			if !t.skipBad {
 				return derr
 			}
@@ -339,81 +338,6 @@ func (t *Task) PunctuateWallClock() (bool, error) {
 	return t.punctuate(processor.WallClockTime, t.now())
 }
 
-// Rewind forgets the records queued and processed since the last commit, whose input
-// offsets were consumed, after the engine rolled the task's stores back: the consumer
-// reads them again from consumed. Processors that hold records back (topology.Flusher)
-// discard them, and the stores' caches are emptied: they came from the records that will
-// be read again.
-func (t *Task) Rewind(consumed map[string]int64) {
-	for _, q := range t.group.queues {
-		clear(q.records)
-		q.records, q.head = q.records[:0], 0
-		q.consumed, q.skippedTo = 0, 0
-	}
-	t.consumed = maps.Clone(consumed)
-	for _, c := range t.caches {
-		c.Discard()
-	}
-	if t.initialized {
-		for _, p := range t.sub.Processors {
-			if f, ok := t.nodes[p.Name].proc.(topology.Flusher); ok {
-				f.Discard()
-			}
-		}
-	}
-}
-
-// Flush makes the processors that hold records back (topology.Flusher) forward them, in
-// processor order (parents before children, so that what a parent flushes reaches a
-// child before the child flushes), and then writes the stores' caches to the stores and
-// their changelogs. The engine calls it before every commit: what Flush forwards and
-// writes belongs to that commit. A processor's error is a *ProcessingError naming the
-// node, with Flushing set.
-func (t *Task) Flush() error {
-	if !t.initialized {
-		return nil
-	}
-	t.flushing = true
-	defer func() { t.flushing = false }()
-	for _, p := range t.sub.Processors {
-		n := t.nodes[p.Name]
-		f, ok := n.proc.(topology.Flusher)
-		if !ok {
-			continue
-		}
-		if err := t.run(n, f.Flush); err != nil {
-			return err
-		}
-	}
-	// Last, as what the processors forwarded above may have written to cached stores.
-	for _, c := range t.caches {
-		if err := c.Flush(); err != nil {
-			return fmt.Errorf("task %s: writing the cache of store %q: %w", t.id, c.Name(), err)
-		}
-	}
-	return nil
-}
-
-// Consumed returns, per input topic, the offset of the next record to read, for the
-// records processed (or skipped) so far. The map is the task's: the caller reads it
-// before the task processes again, and does not modify it.
-func (t *Task) Consumed() map[string]int64 {
-	for _, q := range t.group.queues {
-		if q.consumed > 0 {
-			t.consumed[q.topic] = q.consumed
-		}
-	}
-	return t.consumed
-}
-
-// Commit makes the stores' writes durable with the changelog offsets they reflect.
-func (t *Task) Commit(changelogOffsets map[string]int64) error {
-	if err := t.db.Commit(changelogOffsets); err != nil {
-		return fmt.Errorf("task %s: committing stores: %w", t.id, err)
-	}
-	return nil
-}
-
 // Close closes the processors (children first) and the stores. A task closed unclean
 // (after an error, or when its partitions were lost) drops the writes since its last
 // commit.
@@ -439,7 +363,7 @@ func (t *Task) Close(clean bool) error {
 }
 
 // run calls fn as node n and turns the first error of it or of the nodes it forwards to
-// into a *ProcessingError.
+// into a *processor.ProcessingError.
 func (t *Task) run(n *node, fn func() error) error {
 	t.err = nil
 	if err := fn(); err != nil && t.err == nil {
@@ -451,7 +375,7 @@ func (t *Task) run(n *node, fn func() error) error {
 }
 
 func (t *Task) fail(n *node, err error) {
-	var perr *ProcessingError
+	var perr *processor.ProcessingError
 	if errors.As(err, &perr) {
 		t.err = err
 		return
@@ -460,7 +384,7 @@ func (t *Task) fail(n *node, err error) {
 	if t.current != nil {
 		meta = t.current.meta
 	}
-	t.err = &ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Err: err}
+	t.err = &processor.ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Err: err}
 }
 
 // forward passes r from node from to its children, or to the one named child.

@@ -1,21 +1,18 @@
-package task
+package processor
 
-import (
-	"fmt"
-
-	"github.com/eddy-streams/eddy/processor"
-)
+import "fmt"
 
 // ProcessingError is an error from user code (a processor or punctuator) or from a
-// store, with the task, node and input record it happened on.
+// store, with the task, node and input record it happened on. The App's Run returns it
+// wrapped: errors.As finds it.
 type ProcessingError struct {
-	Task processor.TaskID
+	Task TaskID
 	Node string
 	// Record is the input record being processed; Offset is -1 in a punctuator and
 	// while flushing.
-	Record processor.RecordMetadata
+	Record RecordMetadata
 	// Flushing says the error happened while the node, or one it forwarded to, flushed
-	// the records it held back before a commit (topology.Flusher).
+	// the records it held back before a commit (Flusher).
 	Flushing bool
 	Err      error
 }
@@ -33,11 +30,13 @@ func (e *ProcessingError) Error() string {
 
 func (e *ProcessingError) Unwrap() error { return e.Err }
 
-// DeserializationError is a record that its source's serdes could not read.
+// DeserializationError is a record that its source's serdes could not read. The App's
+// Run returns it wrapped unless it skips undecodable records (eddy.SkipUndecodableRecords).
 type DeserializationError struct {
-	Task   processor.TaskID
+	Task TaskID
+	// Source names the source node whose serdes failed.
 	Source string
-	Record processor.RecordMetadata
+	Record RecordMetadata
 	Err    error
 }
 

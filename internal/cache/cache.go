@@ -1,13 +1,17 @@
-package store
+// Package cache is the write-back cache that the engine puts in front of a task's
+// key-value stores when their definition asks for one (store.WithCaching).
+package cache
 
 import (
 	"bytes"
 	"container/list"
 	"fmt"
+
+	"github.com/eddy-streams/eddy/store"
 )
 
-// CachingStore is a write-back cache in front of a KeyValueStore, bounded in bytes. It is
-// what WithCaching asks of the engine: reads of cached keys and every write stay in
+// Store is a write-back cache in front of a store.KeyValueStore, bounded in bytes. It is
+// what store.WithCaching asks of the engine: reads of cached keys and every write stay in
 // memory, and the store under it (with its changelog) receives the latest value of each
 // written key once, at Flush, which the engine calls before every commit. Writes that
 // overwrite a key between two commits therefore cost one store write and one changelog
@@ -24,11 +28,11 @@ import (
 // Eddy caches only the stores its DSL reads by key (tables, aggregations, time-window
 // aggregations).
 //
-// Like every store, a CachingStore belongs to one task and is used from one goroutine.
-// Slices passed to Put are copied; Get returns a copy, as the KeyValueStore contract
+// Like every store, a Store belongs to one task and is used from one goroutine.
+// Slices passed to Put are copied; Get returns a copy, as the store.KeyValueStore contract
 // says; the typed handles (KeyValueDef.From) borrow instead, sparing the copies.
-type CachingStore struct {
-	inner    KeyValueStore
+type Store struct {
+	inner    store.KeyValueStore
 	maxBytes int64
 
 	entries map[string]*cacheEntry
@@ -40,7 +44,7 @@ type CachingStore struct {
 	dirty []*cacheEntry
 }
 
-// cacheEntry is one key of a CachingStore. A nil value with dirty set is a delete not
+// cacheEntry is one key of a Store. A nil value with dirty set is a delete not
 // yet written; clean entries always hold a value.
 type cacheEntry struct {
 	key   string
@@ -56,24 +60,24 @@ const cacheEntryOverhead = 96
 
 func (e *cacheEntry) size() int64 { return int64(len(e.key)+len(e.value)) + cacheEntryOverhead }
 
-// NewCaching returns a cache of at most maxBytes (keys, values and a fixed overhead per
+// New returns a cache of at most maxBytes (keys, values and a fixed overhead per
 // entry) in front of inner. maxBytes below 1 makes every write go straight through.
-func NewCaching(inner KeyValueStore, maxBytes int64) *CachingStore {
-	return &CachingStore{inner: inner, maxBytes: maxBytes, entries: map[string]*cacheEntry{}}
+func New(inner store.KeyValueStore, maxBytes int64) *Store {
+	return &Store{inner: inner, maxBytes: maxBytes, entries: map[string]*cacheEntry{}}
 }
 
-func (c *CachingStore) Name() string { return c.inner.Name() }
+func (c *Store) Name() string { return c.inner.Name() }
 
-func (c *CachingStore) Get(key []byte) ([]byte, bool, error) {
-	v, found, err := c.getShared(key)
+func (c *Store) Get(key []byte) ([]byte, bool, error) {
+	v, found, err := c.GetShared(key)
 	if !found || err != nil {
 		return nil, found, err
 	}
 	return bytes.Clone(v), true, nil
 }
 
-// getShared is Get without the copy: the value is valid until the next call on c.
-func (c *CachingStore) getShared(key []byte) ([]byte, bool, error) {
+// GetShared is Get without the copy: the value is valid until the next call on c.
+func (c *Store) GetShared(key []byte) ([]byte, bool, error) {
 	if e, ok := c.entries[string(key)]; ok {
 		c.touch(e)
 		return e.value, e.value != nil, nil
@@ -88,17 +92,17 @@ func (c *CachingStore) getShared(key []byte) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-func (c *CachingStore) Put(key, value []byte) error { return c.putOwned(key, bytes.Clone(value)) }
+func (c *Store) Put(key, value []byte) error { return c.PutOwned(key, bytes.Clone(value)) }
 
-// putOwned is Put of a value that c may keep: the caller no longer uses it.
-func (c *CachingStore) putOwned(key, value []byte) error {
+// PutOwned is Put of a value that c may keep: the caller no longer uses it.
+func (c *Store) PutOwned(key, value []byte) error {
 	if value == nil {
-		return fmt.Errorf("store %s: %w", c.Name(), ErrNilValue)
+		return fmt.Errorf("store %s: %w", c.Name(), store.ErrNilValue)
 	}
 	return c.write(key, value)
 }
 
-func (c *CachingStore) PutIfAbsent(key, value []byte) ([]byte, bool, error) {
+func (c *Store) PutIfAbsent(key, value []byte) ([]byte, bool, error) {
 	existing, found, err := c.Get(key)
 	if err != nil || found {
 		return existing, found, err
@@ -106,10 +110,10 @@ func (c *CachingStore) PutIfAbsent(key, value []byte) ([]byte, bool, error) {
 	return nil, false, c.Put(key, value)
 }
 
-func (c *CachingStore) Delete(key []byte) error { return c.write(key, nil) }
+func (c *Store) Delete(key []byte) error { return c.write(key, nil) }
 
 // write caches value (nil: a delete) as the dirty value of key.
-func (c *CachingStore) write(key, value []byte) error {
+func (c *Store) write(key, value []byte) error {
 	if c.maxBytes < 1 {
 		if value == nil {
 			return c.inner.Delete(key)
@@ -132,7 +136,7 @@ func (c *CachingStore) write(key, value []byte) error {
 }
 
 // add caches the new entry e as the most recently used, then evicts down to the bound.
-func (c *CachingStore) add(e *cacheEntry) error {
+func (c *Store) add(e *cacheEntry) error {
 	if c.maxBytes < 1 {
 		return nil
 	}
@@ -142,7 +146,7 @@ func (c *CachingStore) add(e *cacheEntry) error {
 	return c.evictOverBound()
 }
 
-func (c *CachingStore) evictOverBound() error {
+func (c *Store) evictOverBound() error {
 	for c.bytes > c.maxBytes && c.lru.Len() > 0 {
 		e := c.lru.Front().Value.(*cacheEntry)
 		if err := c.writeBack(e); err != nil {
@@ -154,7 +158,7 @@ func (c *CachingStore) evictOverBound() error {
 }
 
 // writeBack writes e to the store under c if it is dirty, and marks it clean.
-func (c *CachingStore) writeBack(e *cacheEntry) error {
+func (c *Store) writeBack(e *cacheEntry) error {
 	if !e.dirty {
 		return nil
 	}
@@ -174,7 +178,7 @@ func (c *CachingStore) writeBack(e *cacheEntry) error {
 // Flush writes every dirty entry to the store under c, in the order they were first
 // written since the last flush, and keeps them as clean entries; deleted keys leave the
 // cache. The engine calls it before every commit, so that the commit covers them.
-func (c *CachingStore) Flush() error {
+func (c *Store) Flush() error {
 	for i, e := range c.dirty {
 		if err := c.writeBack(e); err != nil {
 			c.dirty = c.dirty[i:]
@@ -191,7 +195,7 @@ func (c *CachingStore) Flush() error {
 
 // Discard empties the cache without writing anything, after the store under it was
 // rolled back to its last commit: clean entries may hold values written back since.
-func (c *CachingStore) Discard() {
+func (c *Store) Discard() {
 	clear(c.entries)
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
@@ -199,28 +203,28 @@ func (c *CachingStore) Discard() {
 	c.bytes = 0
 }
 
-func (c *CachingStore) Range(from, to []byte) (Iterator, error) {
+func (c *Store) Range(from, to []byte) (store.Iterator, error) {
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
 	return c.inner.Range(from, to)
 }
 
-func (c *CachingStore) PrefixScan(prefix []byte) (Iterator, error) {
+func (c *Store) PrefixScan(prefix []byte) (store.Iterator, error) {
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
 	return c.inner.PrefixScan(prefix)
 }
 
-func (c *CachingStore) All() (Iterator, error) {
+func (c *Store) All() (store.Iterator, error) {
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
 	return c.inner.All()
 }
 
-func (c *CachingStore) ApproximateNumEntries() (int64, error) {
+func (c *Store) ApproximateNumEntries() (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
@@ -228,41 +232,41 @@ func (c *CachingStore) ApproximateNumEntries() (int64, error) {
 }
 
 // Unlogged returns the store under c without its changelog when c's store has one
-// (Unlogger), else that store: window and session stores delete expired segments
+// (store.Unlogger), else that store: window and session stores delete expired segments
 // through it. Each of its calls flushes c first and each write drops the key from c,
 // so that c and the store under it never disagree.
-func (c *CachingStore) Unlogged() KeyValueStore {
+func (c *Store) Unlogged() store.KeyValueStore {
 	inner := c.inner
-	if u, ok := inner.(Unlogger); ok {
+	if u, ok := inner.(store.Unlogger); ok {
 		inner = u.Unlogged()
 	}
 	return &cacheBypass{c: c, inner: inner}
 }
 
 // SizeBytes is the bytes held, as the bound counts them.
-func (c *CachingStore) SizeBytes() int64 { return c.bytes }
+func (c *Store) SizeBytes() int64 { return c.bytes }
 
-func (c *CachingStore) touch(e *cacheEntry) { c.lru.MoveToBack(e.place) }
+func (c *Store) touch(e *cacheEntry) { c.lru.MoveToBack(e.place) }
 
 // remove drops e from the cache, written back or not.
-func (c *CachingStore) remove(e *cacheEntry) {
+func (c *Store) remove(e *cacheEntry) {
 	c.lru.Remove(e.place)
 	delete(c.entries, e.key)
 	c.bytes -= e.size()
 }
 
 // forget drops key from the cache, without writing it.
-func (c *CachingStore) forget(key []byte) {
+func (c *Store) forget(key []byte) {
 	if e, ok := c.entries[string(key)]; ok {
 		e.dirty = false
 		c.remove(e)
 	}
 }
 
-// cacheBypass is CachingStore.Unlogged.
+// cacheBypass is Store.Unlogged.
 type cacheBypass struct {
-	c     *CachingStore
-	inner KeyValueStore
+	c     *Store
+	inner store.KeyValueStore
 }
 
 func (b *cacheBypass) Name() string { return b.inner.Name() }
@@ -298,21 +302,21 @@ func (b *cacheBypass) Delete(key []byte) error {
 	return b.inner.Delete(key)
 }
 
-func (b *cacheBypass) Range(from, to []byte) (Iterator, error) {
+func (b *cacheBypass) Range(from, to []byte) (store.Iterator, error) {
 	if err := b.c.Flush(); err != nil {
 		return nil, err
 	}
 	return b.inner.Range(from, to)
 }
 
-func (b *cacheBypass) PrefixScan(prefix []byte) (Iterator, error) {
+func (b *cacheBypass) PrefixScan(prefix []byte) (store.Iterator, error) {
 	if err := b.c.Flush(); err != nil {
 		return nil, err
 	}
 	return b.inner.PrefixScan(prefix)
 }
 
-func (b *cacheBypass) All() (Iterator, error) {
+func (b *cacheBypass) All() (store.Iterator, error) {
 	if err := b.c.Flush(); err != nil {
 		return nil, err
 	}

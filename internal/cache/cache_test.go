@@ -1,10 +1,11 @@
-package store_test
+package cache_test
 
 import (
 	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/eddy-streams/eddy/internal/cache"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
@@ -55,7 +56,7 @@ func (d *cachingDB) KeyValue(name string) (store.KeyValueStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &closableCache{CachingStore: store.NewCaching(kv, d.bound), db: d}
+	c := &closableCache{Store: cache.New(kv, d.bound), db: d}
 	d.caches[name] = c
 	return c, nil
 }
@@ -88,7 +89,7 @@ func (d *cachingDB) Close() error {
 // closableCache fails once its TaskDB is closed, as the suite requires of every store;
 // the task never uses a store after closing it.
 type closableCache struct {
-	*store.CachingStore
+	*cache.Store
 	db *cachingDB
 }
 
@@ -103,28 +104,28 @@ func (c *closableCache) Get(key []byte) ([]byte, bool, error) {
 	if err := c.check(); err != nil {
 		return nil, false, err
 	}
-	return c.CachingStore.Get(key)
+	return c.Store.Get(key)
 }
 
 func (c *closableCache) Put(key, value []byte) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	return c.CachingStore.Put(key, value)
+	return c.Store.Put(key, value)
 }
 
 func (c *closableCache) PutIfAbsent(key, value []byte) ([]byte, bool, error) {
 	if err := c.check(); err != nil {
 		return nil, false, err
 	}
-	return c.CachingStore.PutIfAbsent(key, value)
+	return c.Store.PutIfAbsent(key, value)
 }
 
 func (c *closableCache) Delete(key []byte) error {
 	if err := c.check(); err != nil {
 		return err
 	}
-	return c.CachingStore.Delete(key)
+	return c.Store.Delete(key)
 }
 
 // countingStore counts the writes that reach it.
@@ -143,7 +144,7 @@ func (s *countingStore) Delete(key []byte) error {
 	return s.KeyValueStore.Delete(key)
 }
 
-func newCounted(t *testing.T, bound int64) (*store.CachingStore, *countingStore) {
+func newCounted(t *testing.T, bound int64) (*cache.Store, *countingStore) {
 	t.Helper()
 	eng := memstore.New()
 	db, err := eng.Open(t.TempDir())
@@ -156,7 +157,7 @@ func newCounted(t *testing.T, bound int64) (*store.CachingStore, *countingStore)
 		t.Fatal(err)
 	}
 	inner := &countingStore{KeyValueStore: kv}
-	return store.NewCaching(inner, bound), inner
+	return cache.New(inner, bound), inner
 }
 
 func mustGet(t *testing.T, s store.KeyValueStore, key string) (string, bool) {

@@ -1,0 +1,277 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A commit, step by step (each task's part is in internal/task/commit.go):
+//
+// At least once (commitAtLeastOnce):
+//  1. every task prepares: it flushes what its processors and caches hold back and
+//     returns its input offsets;
+//  2. the producer is flushed: every output and changelog record is acknowledged;
+//  3. the input offsets are committed to the group;
+//  4. every task post-commits: its stores commit with the changelog offsets the
+//     producer acknowledged. A crash between 3 and 4 leaves stores older than the
+//     offsets, and restoration replays the changelog tail.
+//
+// Exactly once (commitTransaction), inside the transaction that beginTransaction opened:
+//  1. every task prepares, as above;
+//  2. franz-go's session ends the transaction: it flushes the producer, commits the
+//     offsets of every polled record with the group's generation (all processed: the
+//     loop drains the tasks each step), and commits the transaction unless a rebalance
+//     or an error makes that unsafe;
+//  3. committed: every task post-commits; aborted: every task aborts (rolls back to its
+//     last commit) and the session rewinds the consumer to the committed offsets.
+
+// transactionTimeout is the transaction timeout of the exactly-once producer: how long
+// the broker lets a transaction of a crashed instance block read_committed readers
+// before it aborts it. Kafka Streams: transaction.timeout.ms under exactly-once.
+const transactionTimeout = 10 * time.Second
+
+// commitTimeout bounds a commit: a cluster that cannot take one in that time fails the
+// instance rather than hold its tasks forever.
+const commitTimeout = time.Minute
+
+// commitContext is the context of a commit: not cancelled with ctx, so that a shutdown
+// during a commit lets it finish, but bounded by commitTimeout.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+}
+
+// commitDue reports whether the loop commits now: every commit interval, but not while
+// the member joins (offset commits wait for the join), and at once under exactly-once
+// when a rebalance waits for the loop.
+func (m *membership) commitDue(lastCommit time.Time) bool {
+	if m.txn != nil && m.callbacksWaiting.Load() {
+		return true
+	}
+	return time.Since(lastCommit) >= m.cfg.CommitInterval && !m.rebalancing.Load()
+}
+
+// commit commits every running task, by the protocol in force. REQUIRES: mu.
+func (m *membership) commit(ctx context.Context) error {
+	if m.txn != nil {
+		return m.commitTransaction(ctx)
+	}
+	return m.commitAtLeastOnce(ctx, m.tasks)
+}
+
+// applyWrites writes the stores' staged writes through after every step at least once
+// (task.Task.ApplyWrites). REQUIRES: mu.
+func (m *membership) applyWrites() error {
+	for _, t := range m.tasks {
+		if err := t.ApplyWrites(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepareCommit prepares tasks in task order, so that what one forwards while flushing
+// is part of the commit that follows, and returns the input offsets to commit.
+// REQUIRES: mu.
+func prepareCommit(tasks map[processor.TaskID]*task.Task) (map[string]map[int32]kgo.EpochOffset, error) {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, id := range slices.SortedFunc(maps.Keys(tasks), compareTaskIDs) {
+		moved, err := tasks[id].PrepareCommit()
+		if err != nil {
+			return nil, err
+		}
+		for topic, next := range moved {
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[topic][id.Partition] = kgo.EpochOffset{Epoch: -1, Offset: next}
+		}
+	}
+	return offsets, nil
+}
+
+// postCommit completes the commit of tasks once their offsets are committed.
+// REQUIRES: mu.
+func (m *membership) postCommit(tasks map[processor.TaskID]*task.Task) error {
+	for id, t := range tasks {
+		if err := t.PostCommit(m.collector.nextOffset); err != nil {
+			return err
+		}
+		m.noteStateOffsets(id, t)
+	}
+	return nil
+}
+
+// commitAtLeastOnce commits tasks at least once (see the steps above). REQUIRES: mu.
+func (m *membership) commitAtLeastOnce(ctx context.Context, tasks map[processor.TaskID]*task.Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	offsets, err := prepareCommit(tasks)
+	if err != nil {
+		return err
+	}
+	if err := m.collector.flush(ctx); err != nil {
+		return err
+	}
+	if len(offsets) > 0 {
+		if err := m.commitOffsets(ctx, offsets); err != nil {
+			return err
+		}
+	}
+	return m.postCommit(tasks)
+}
+
+// beginTransaction opens a transaction under exactly-once if none is open. REQUIRES: mu.
+func (m *membership) beginTransaction() error {
+	if m.txn == nil || m.inTxn {
+		return nil
+	}
+	if err := m.txn.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	m.inTxn = true
+	return nil
+}
+
+// commitTransaction ends the open transaction (see the steps above). REQUIRES: mu.
+func (m *membership) commitTransaction(ctx context.Context) error {
+	if !m.inTxn {
+		// Nothing was processed since the last commit, whose flush left nothing held.
+		return nil
+	}
+	// What processors hold back belongs to this transaction; the session commits the
+	// offsets of every polled record itself. After an error the transaction stays
+	// open, and shutdown aborts it.
+	if _, err := prepareCommit(m.tasks); err != nil {
+		return err
+	}
+	m.inTxn = false
+	if m.lostMembership.Load() {
+		// Put out of the group: the transaction cannot commit, and aborting it now
+		// unblocks the readers of what it wrote (rejoin.go).
+		_, err := m.txn.End(ctx, kgo.TryAbort)
+		return errors.Join(fmt.Errorf("%w: put out of the group during a transaction, which was aborted", errTasksMigrated), err)
+	}
+	// A transaction older than its timeout is aborted by the broker anyway: an End must
+	// not hold the instance longer. onCallbacksBlocked cuts it short when the instance
+	// finds itself out of the group.
+	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
+	defer cancel()
+	m.cancelEnd.Store(&cancel)
+	committed, err := m.txn.End(ctx, kgo.TryCommit)
+	m.cancelEnd.Store(nil)
+	if err != nil {
+		// Fenced, timed out, or out of the group: nothing of this transaction counts.
+		return fmt.Errorf("%w: ending a transaction: %w", errTasksMigrated, err)
+	}
+	if committed {
+		return m.postCommit(m.tasks)
+	}
+	m.aborted++
+	m.log.Info("transaction aborted; tasks roll back to their last commit", "aborted_total", m.aborted)
+	m.collector.reset()
+	for _, t := range m.tasks {
+		if err := t.Abort(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *membership) commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	var commitErr error
+	m.client.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && commitErr == nil {
+					commitErr = fmt.Errorf("%s partition %d: %w", t.Topic, p.Partition, err)
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		if isMembershipError(commitErr) {
+			return fmt.Errorf("%w: committing offsets: %w", errTasksMigrated, commitErr)
+		}
+		return fmt.Errorf("committing offsets: %w", commitErr)
+	}
+	return nil
+}
+
+// isMembershipError reports whether err says the instance is no longer the group member
+// whose generation may commit.
+func isMembershipError(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// afterCommit follows a commit of the loop: the global stores commit the offsets they
+// reflect, and consumed records of repartition topics are purged. REQUIRES: mu.
+func (m *membership) afterCommit(ctx context.Context) error {
+	if m.global != nil {
+		if err := m.global.commit(); err != nil {
+			return err
+		}
+	}
+	m.purgeRepartitionTopics(ctx)
+	return nil
+}
+
+// purgeInterval is how often the records of repartition topics that the instance's
+// tasks consumed and committed are deleted. Kafka Streams: repartition.purge.interval.ms.
+const purgeInterval = 30 * time.Second
+
+// purgeRepartitionTopics deletes, at most every purgeInterval, the records of the
+// repartition topics that the running tasks have committed (Kafka Streams does the
+// same after commits): nothing else reads them, and the topics keep their records
+// forever otherwise (retention.ms=-1). A failure is logged, and the next purge retries.
+// REQUIRES: mu.
+func (m *membership) purgeRepartitionTopics(ctx context.Context) {
+	if len(m.internal) == 0 || time.Since(m.lastPurge) < purgeInterval {
+		return
+	}
+	m.lastPurge = time.Now()
+	offsets := kadm.Offsets{}
+	for id, t := range m.tasks {
+		for topic, next := range t.Committed() {
+			if m.internal[topic] && next > m.purged[topicPartition{topic, id.Partition}] {
+				offsets.Add(kadm.Offset{Topic: topic, Partition: id.Partition, At: next, LeaderEpoch: -1})
+			}
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	resp, err := m.admin.DeleteRecords(ctx, offsets)
+	if err != nil {
+		m.log.Warn("purging consumed records of repartition topics", "error", err)
+		return
+	}
+	purged := 0
+	resp.Each(func(r kadm.DeleteRecordsResponse) {
+		if r.Err != nil {
+			m.log.Warn("purging consumed records of a repartition topic", "topic", r.Topic, "partition", r.Partition, "error", r.Err)
+			return
+		}
+		if o, ok := offsets.Lookup(r.Topic, r.Partition); ok {
+			m.purged[topicPartition{r.Topic, r.Partition}] = o.At
+			purged++
+		}
+	})
+	m.log.Debug("purged consumed records of repartition topics", "partitions", purged)
+}
