@@ -4,8 +4,10 @@
 # engine, debootstrap and Maven, which build the Kafka image without a registry; with
 # --bench also a JDK, which builds the Kafka Streams contender), and starts the Docker
 # engine when none answers. Installing needs root; without it, it says what to install.
+# It writes nothing on stdout: its messages, and those of what it runs, go to stderr.
 #
-# Used by `make test-integration`, `make bench`, `make kafka-image` and .ci/run.
+# Used by `make test-integration` (so by `make test` and .ci/run), `make bench` and
+# `make kafka-image`.
 set -euo pipefail
 
 bench=false
@@ -27,7 +29,7 @@ install_packages() {
 		return 1
 	fi
 	log "installing ${missing[*]} from Debian's packages"
-	apt-get update -qq
+	apt-get update -qq >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
