@@ -13,7 +13,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.utils.AppInfoParser;
+import org.apache.kafka.common.utils.internals.AppInfoParser;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -63,7 +63,7 @@ import org.apache.kafka.streams.kstream.WindowedSerdes;
  * compression.type=none and linger.ms=5 for Streams' producers, auto.offset.reset=earliest,
  * replication.factor=1 for internal topics, ByteArray default serdes. Everything else is
  * Kafka Streams' default, and the JVM's (no -Xmx: the heap may grow to a quarter of RAM).
- * Kafka Streams is 4.3.1, not the broker's 4.4.0, which Maven Central lacks (see pom.xml).
+ * Kafka Streams is 4.4.0, the broker's version (kafka.version in pom.xml sets both).
  *
  * Stdout carries one line, "ready", once the client first reaches RUNNING; logs go to stderr
  * at WARN (slf4j-simple, see simplelogger.properties). SIGTERM closes the client, leaving
