@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/pebblestore"
 	"github.com/eddy-streams/eddy/topology"
@@ -22,7 +23,7 @@ import (
 // App is one instance of a stream processing application. Start as many instances with
 // the same ApplicationID as the work needs; they share it through their consumer group.
 type App struct {
-	topo  *topology.Topology
+	topo  *plan.Topology
 	cfg   config
 	stats engine.Stats
 
@@ -58,15 +59,19 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 		cfg.commitInterval = 100 * time.Millisecond
 	}
 	err := cfg.validate()
-	if topo == nil {
+	built := plan.Of(topo)
+	switch {
+	case topo == nil:
 		err = errors.Join(err, fmt.Errorf("%w: nil topology", ErrInvalidConfig))
-	} else if len(topo.Subtopologies()) == 0 {
+	case built == nil:
+		err = errors.Join(err, fmt.Errorf("%w: the topology was not made by Builder.Build", ErrInvalidConfig))
+	case len(built.Subtopologies) == 0:
 		err = errors.Join(err, fmt.Errorf("%w: the topology has no sources", ErrInvalidConfig))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &App{topo: topo, cfg: cfg, done: make(chan struct{})}, nil
+	return &App{topo: built, cfg: cfg, done: make(chan struct{})}, nil
 }
 
 // Run runs the instance until ctx ends, Close is called, or an error stops it: it checks

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
@@ -35,7 +36,7 @@ import (
 
 // Driver runs one topology. It is not safe for concurrent use.
 type Driver struct {
-	topo   *topology.Topology
+	topo   *plan.Topology
 	now    time.Time
 	engine store.Engine
 	tasks  []*task.Task
@@ -101,13 +102,14 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if topo == nil {
-		return nil, errors.New("eddytest: nil topology")
+	built := plan.Of(topo)
+	if built == nil {
+		return nil, errors.New("eddytest: nil topology, or one not made by Builder.Build")
 	}
 	// Every topic name below is complete.
-	topo = topo.WithApplicationID(o.applicationID)
+	built = built.Complete(o.applicationID)
 	d := &Driver{
-		topo:    topo,
+		topo:    built,
 		now:     o.wallClock,
 		engine:  memstore.New(),
 		manual:  o.manualCommit,
@@ -120,7 +122,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
 	}
-	for _, sub := range topo.Subtopologies() {
+	for _, sub := range built.Subtopologies {
 		db, err := d.engine.Open("")
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
@@ -151,7 +153,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 
 // openGlobals opens the global stores in one database, as the engine does.
 func (d *Driver) openGlobals() (map[string]store.KeyValueStore, error) {
-	defs := d.topo.GlobalStores()
+	defs := d.topo.GlobalStores
 	if len(defs) == 0 {
 		return nil, nil
 	}
@@ -174,7 +176,7 @@ func (d *Driver) openGlobals() (map[string]store.KeyValueStore, error) {
 
 // globalStore is a global store with its store.
 type globalStore struct {
-	topology.GlobalStore
+	plan.GlobalStore
 	kv store.KeyValueStore
 }
 
@@ -330,7 +332,7 @@ func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 
 // DroppedRecords returns how many records the topology's operators dropped so far:
 // records late for their window, and records with a null key or value that an operator
-// ignores, counted as eddy.Stats.DroppedRecords counts them (topology.DropCounter).
+// ignores, counted as eddy.Stats.DroppedRecords counts them (plan.DropCounter).
 // Kafka Streams: the dropped-records metric of TopologyTestDriver#metrics.
 func (d *Driver) DroppedRecords() int64 {
 	var n int64

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -281,7 +282,7 @@ func TestRecordsWrittenToATopicThatAnotherSubtopologyReadsAreProcessed(t *testin
 	topology.AddStore(b, counts, "count")
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
 	topo := buildTopology(t, b)
-	if n := len(topo.Subtopologies()); n != 2 {
+	if n := len(plan.Of(topo).Complete("app").Subtopologies); n != 2 {
 		t.Fatalf("%d subtopologies, want 2", n)
 	}
 	d := newDriver(t, topo)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -23,7 +24,7 @@ func TestDroppedRecordsCountsTheOperatorsOfEverySubtopology(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(topo.Subtopologies()); n != 2 {
+	if n := len(plan.Of(topo).Complete("app").Subtopologies); n != 2 {
 		t.Fatalf("%d subtopologies, want 2: the join's, and the count's after the repartition topic", n)
 	}
 	d, err := eddytest.New(topo)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -51,7 +52,7 @@ func TestStallsAndKillsExactlyOnce(t *testing.T) {
 	rig.endInput()
 
 	output := rig.readSettledOutput(3*time.Minute, 30*time.Second)
-	changelogRecords := rig.readCommittedToEnd(changelog.TopicName(rig.configs[0].App, tallyStore.Name()), time.Minute)
+	changelogRecords := rig.readCommittedToEnd(plan.ChangelogTopic(rig.configs[0].App, tallyStore.Name()), time.Minute)
 	prefixSums := prefixSums(rig.input)
 	out := checkTallies(t, output, prefixSums, true)
 	logged := checkTallies(t, changelogRecords, prefixSums, false)

@@ -3,14 +3,14 @@ package topology
 import (
 	"slices"
 
-	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/internal/plan"
 )
 
 // subtopologies splits a checked, acyclic graph into its subtopologies: the connected
 // components of the graph in which the processors sharing a store are connected too
 // (Kafka Streams: InternalTopologyBuilder#makeNodeGroups). A component's ID is its rank
 // by its earliest-added node.
-func (g *graph) subtopologies(stores []*storeEntry) []*Subtopology {
+func (g *graph) subtopologies(stores []*storeEntry) []*plan.Subtopology {
 	uf := newUnionFind(g.nodes)
 	for _, n := range g.nodes {
 		for _, p := range g.parents[n] {
@@ -26,14 +26,14 @@ func (g *graph) subtopologies(stores []*storeEntry) []*Subtopology {
 	// g.nodes is in order of addition, so components are met in the order of their
 	// earliest node.
 	ids := make(map[*node]int)
-	var subs []*Subtopology
+	var subs []*plan.Subtopology
 	for _, n := range g.nodes {
 		root := uf.find(n)
 		id, ok := ids[root]
 		if !ok {
 			id = len(subs)
 			ids[root] = id
-			subs = append(subs, &Subtopology{ID: id})
+			subs = append(subs, &plan.Subtopology{ID: id})
 		}
 		switch s := subs[id]; n.kind {
 		case sourceKind:
@@ -51,7 +51,7 @@ func (g *graph) subtopologies(stores []*storeEntry) []*Subtopology {
 			continue // reported by the checks; no subtopology has it
 		}
 		s := subs[ids[uf.find(g.storeNodes[e][0])]]
-		s.Stores = append(s.Stores, e.def)
+		s.Stores = append(s.Stores, plan.Store{Def: e.def})
 	}
 	return subs
 }
@@ -92,19 +92,19 @@ func (g *graph) processorOrder() []*node {
 	return order
 }
 
-func (g *graph) sourceNode(n *node) *SourceNode {
-	return &SourceNode{
-		Name:        n.name,
-		Topics:      slices.Clone(n.topics),
-		Children:    names(g.children[n]),
-		OffsetReset: n.offsetReset,
-		Internal:    n.internal,
-		Decode:      n.decode,
+func (g *graph) sourceNode(n *node) *plan.Source {
+	return &plan.Source{
+		Name:          n.name,
+		Topics:        slices.Clone(n.topics),
+		Children:      names(g.children[n]),
+		ResetToLatest: n.offsetReset == Latest,
+		Internal:      n.internal,
+		Decode:        n.decode,
 	}
 }
 
-func (g *graph) processorNode(n *node) *ProcessorNode {
-	return &ProcessorNode{
+func (g *graph) processorNode(n *node) *plan.Processor {
+	return &plan.Processor{
 		Name:         n.name,
 		Parents:      names(g.parents[n]),
 		Children:     names(g.children[n]),
@@ -114,8 +114,8 @@ func (g *graph) processorNode(n *node) *ProcessorNode {
 	}
 }
 
-func (g *graph) sinkNode(n *node) *SinkNode {
-	return &SinkNode{
+func (g *graph) sinkNode(n *node) *plan.Sink {
+	return &plan.Sink{
 		Name:      n.name,
 		Parents:   names(g.parents[n]),
 		Topic:     n.topic,
@@ -129,15 +129,6 @@ func names(nodes []*node) []string {
 	out := make([]string, len(nodes))
 	for i, n := range nodes {
 		out[i] = n.name
-	}
-	return out
-}
-
-// definitions returns the definitions of stores, in order.
-func definitions(stores []*storeEntry) []store.Definition {
-	out := make([]store.Definition, len(stores))
-	for i, e := range stores {
-		out[i] = e.def
 	}
 	return out
 }

@@ -2,8 +2,9 @@ package topology
 
 import (
 	"errors"
-	"maps"
 	"slices"
+
+	"github.com/eddy-streams/eddy/internal/plan"
 )
 
 // Build checks the topology and returns it, or returns a *BuildError listing every
@@ -19,7 +20,8 @@ import (
 //     least one.
 //
 // The subtopologies are the connected components of the graph, in which the processors
-// that share a store are connected too; see Topology.Subtopologies for their order.
+// that share a store are connected too, numbered from 0 in the order in which the first
+// node of each was added to the builder.
 func (b *Builder) Build() (*Topology, error) {
 	if b == nil {
 		return nil, &BuildError{Problems: []error{errors.New("nil builder")}}
@@ -28,21 +30,9 @@ func (b *Builder) Build() (*Topology, error) {
 	if len(problems) > 0 {
 		return nil, &BuildError{Problems: problems}
 	}
-	t := &Topology{
-		subtopologies: g.subtopologies(b.stores),
-		stores:        definitions(b.stores),
-		byTopic:       make(map[string]*Subtopology),
-		globals:       slices.Clone(b.globals),
+	var internal []plan.InternalTopic
+	for _, it := range b.internal {
+		internal = append(internal, plan.InternalTopic{Name: it.name, Partitions: it.partitions})
 	}
-	for _, name := range slices.Sorted(maps.Keys(b.internal)) {
-		t.internal = append(t.internal, *b.internal[name])
-	}
-	for _, s := range t.subtopologies {
-		for _, src := range s.Sources {
-			for _, topic := range src.Topics {
-				t.byTopic[topic] = s
-			}
-		}
-	}
-	return t, nil
+	return &Topology{plan: plan.New(g.subtopologies(b.stores), internal, slices.Clone(b.globals))}, nil
 }

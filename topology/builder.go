@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/eddy-streams/eddy/internal/plan"
 )
 
 // Builder assembles a topology with the Processor API: sources, processors, sinks and
@@ -34,7 +36,7 @@ type Builder struct {
 	// internal are the internal topics the DSL declared, by name.
 	internal map[string]*internalTopic
 	// globals are the global stores, in order.
-	globals []GlobalStore
+	globals []plan.GlobalStore
 	// requireNames: see RequireExplicitNames. generated counts the names the DSL
 	// generated, to number them.
 	requireNames bool
@@ -106,14 +108,14 @@ type node struct {
 	internal bool
 
 	// Processors only; nil when the supplier is.
-	newProcessor func() NodeProcessor
+	newProcessor func() plan.NodeProcessor
 	// globalStores are the global stores the processor reads.
 	globalStores []string
 
 	// Sinks only.
 	topic     string
-	encode    func(r AnyRecord) (key, value []byte, err error)
-	partition func(r AnyRecord, n int32) int32
+	encode    func(r plan.Record) (key, value []byte, err error)
+	partition func(r plan.Record, n int32) int32
 }
 
 // String names the node in errors: its kind and quoted name, or its position when it

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 )
 
@@ -25,7 +26,7 @@ func typed[T any](v any) (T, error) {
 // typedRecord turns an erased record back into a Record[K, V]; kind and node name the
 // holder of the record in the error, such as `processor "split"`. It runs for every
 // record a node takes, so it formats nothing unless it fails.
-func typedRecord[K, V any](kind, node string, r AnyRecord) (processor.Record[K, V], error) {
+func typedRecord[K, V any](kind, node string, r plan.Record) (processor.Record[K, V], error) {
 	k, err := typed[K](r.Key)
 	if err != nil {
 		return processor.Record[K, V]{}, fmt.Errorf("topology: %s %q: key %w", kind, node, err)
@@ -38,6 +39,6 @@ func typedRecord[K, V any](kind, node string, r AnyRecord) (processor.Record[K, 
 }
 
 // erased is the inverse of typedRecord.
-func erased[K, V any](r processor.Record[K, V]) AnyRecord {
-	return AnyRecord{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
+func erased[K, V any](r processor.Record[K, V]) plan.Record {
+	return plan.Record{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
 }

@@ -28,8 +28,8 @@ import (
 // subtopology header is indented alike.
 //
 // Beyond Kafka Streams' format: a source or sink of an internal topic (a repartition
-// topic of the DSL) ends with " (internal)", and shows the topic's bare name, or its
-// full name (<application id>-<name>) once WithApplicationID completed it. Global stores
+// topic of the DSL) ends with " (internal)", and shows the topic's bare name: the
+// application id completes it (<application id>-<name>) when the topology runs. Global stores
 // follow the subtopologies, each in a section numbered after them, as Kafka Streams
 // shows them:
 //
@@ -44,7 +44,7 @@ func (t *Topology) Describe() string {
 	var sb strings.Builder
 	sb.WriteString("Topologies:\n")
 	next := 0
-	for i, s := range t.subtopologies {
+	for i, s := range t.plan.Subtopologies {
 		if i > 0 {
 			sb.WriteString("\n")
 		}
@@ -64,8 +64,8 @@ func (t *Topology) Describe() string {
 			fmt.Fprintf(&sb, "      <-- %s\n", strings.Join(n.Parents, ", "))
 		}
 	}
-	for i, g := range t.globals {
-		if len(t.subtopologies) > 0 || i > 0 {
+	for i, g := range t.plan.GlobalStores {
+		if len(t.plan.Subtopologies) > 0 || i > 0 {
 			sb.WriteString("\n")
 		}
 		fmt.Fprintf(&sb, "   Sub-topology: %d for global store (will not generate tasks)\n", next+i)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -179,7 +180,7 @@ type dslProcessor[KIn, VIn, KOut, VOut any] interface {
 // that keeps nulls.
 type dslContext[K, V any] struct {
 	processor.InitContext
-	node NodeContext
+	node plan.NodeContext
 	// typed is the processor.Context of user functions that take one (Process).
 	typed *typedContext[K, V]
 }
@@ -190,8 +191,8 @@ func (c *dslContext[K, V]) forwardTo(child string, r dslRecord[K, V]) {
 }
 
 // erasedNulls erases r, turning its nulls into nil.
-func erasedNulls[K, V any](r dslRecord[K, V]) AnyRecord {
-	out := AnyRecord{Key: r.erasedKey, Value: r.erasedValue, Timestamp: r.Timestamp, Headers: r.Headers}
+func erasedNulls[K, V any](r dslRecord[K, V]) plan.Record {
+	out := plan.Record{Key: r.erasedKey, Value: r.erasedValue, Timestamp: r.Timestamp, Headers: r.Headers}
 	switch {
 	case r.keyNull:
 		out.Key = nil
@@ -213,23 +214,23 @@ func addDSLNode[KIn, VIn, KOut, VOut any](b *Builder, name string, newProc func(
 		return
 	}
 	n := addProcessorNode[KIn, VIn, KOut, VOut](b, name, parents)
-	n.newProcessor = func() NodeProcessor {
+	n.newProcessor = func() plan.NodeProcessor {
 		return &dslAdapter[KIn, VIn, KOut, VOut]{node: name, p: newProc()}
 	}
 }
 
-// dslAdapter runs a dslProcessor as a NodeProcessor.
+// dslAdapter runs a dslProcessor as a plan.NodeProcessor.
 type dslAdapter[KIn, VIn, KOut, VOut any] struct {
 	node string
 	p    dslProcessor[KIn, VIn, KOut, VOut]
 }
 
-func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc NodeContext) error {
+func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
 	typed := &typedContext[KOut, VOut]{InitContext: nc, node: nc}
 	return a.p.init(&dslContext[KOut, VOut]{InitContext: typed, node: nc, typed: typed})
 }
 
-func (a *dslAdapter[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
+func (a *dslAdapter[KIn, VIn, KOut, VOut]) Process(r plan.Record) error {
 	in, err := typedRecord[KIn, VIn]("processor", a.node, r)
 	if err != nil {
 		return err

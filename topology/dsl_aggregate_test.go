@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -133,10 +134,10 @@ func TestCogroupFoldsTwoStreamsIntoOneAggregate(t *testing.T) {
 	table := topology.AggregateCogrouped(c, "user-cogroupStats", func() cogroupStats { inits++; return cogroupStats{} }, serde.JSON[cogroupStats]())
 	changes := watchChanges(b, table, "watch")
 	topo := buildTopology(t, b)
-	if n := len(topo.Subtopologies()); n != 1 {
+	if n := len(plan.Of(topo).Subtopologies); n != 1 {
 		t.Errorf("%d subtopologies, want 1: the inputs share the store\n%s", n, topo.Describe())
 	}
-	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "user-cogroupStats" {
+	if stores := plan.Of(topo).Subtopologies[0].Stores; len(stores) != 1 || stores[0].Def.Name() != "user-cogroupStats" {
 		t.Errorf("stores %v, want the one store user-cogroupStats", stores)
 	}
 	d := newDriver(t, topo)
@@ -190,7 +191,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	if want := []string{"buys-by-page-repartition", "clicks-by-page-repartition"}; !slices.Equal(names, want) {
 		t.Errorf("internal topics %v, want %v", names, want)
 	}
-	sub, ok := topo.SubtopologyForTopic("clicks-by-page-repartition")
+	sub, ok := plan.Of(topo).SubtopologyOf("clicks-by-page-repartition")
 	if !ok {
 		t.Fatalf("no subtopology reads clicks-by-page-repartition:\n%s", topo.Describe())
 	}

@@ -1,6 +1,10 @@
 package topology
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/eddy-streams/eddy/internal/plan"
+)
 
 // BranchedStream splits a stream into branches: each record goes to the first branch,
 // in the order they were added, whose predicate it matches, and only to it; a record
@@ -129,7 +133,7 @@ func (br *BranchedStream[K, V]) addBranch(child string) Stream[K, V] {
 	}, br.prefix)
 	newProc := br.newSplitter()
 	prefix := br.prefix
-	br.split.newProcessor = func() NodeProcessor {
+	br.split.newProcessor = func() plan.NodeProcessor {
 		return &dslAdapter[K, V, K, V]{node: prefix, p: newProc()}
 	}
 	s := br.s.next(name)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -20,7 +21,7 @@ import (
 // an in-memory task database, and forwarding recorded.
 type cacheTestContext struct {
 	db       store.TaskDB
-	forwards []AnyRecord
+	forwards []plan.Record
 }
 
 func newCacheTestContext(t *testing.T) *cacheTestContext {
@@ -34,10 +35,10 @@ func newCacheTestContext(t *testing.T) *cacheTestContext {
 	return &cacheTestContext{db: db}
 }
 
-func (c *cacheTestContext) ApplicationID() string         { return "app" }
-func (c *cacheTestContext) TaskID() processor.TaskID      { return processor.TaskID{} }
-func (c *cacheTestContext) StreamTime() time.Time         { return time.Time{} }
-func (c *cacheTestContext) Forward(_ string, r AnyRecord) { c.forwards = append(c.forwards, r) }
+func (c *cacheTestContext) ApplicationID() string           { return "app" }
+func (c *cacheTestContext) TaskID() processor.TaskID        { return processor.TaskID{} }
+func (c *cacheTestContext) StreamTime() time.Time           { return time.Time{} }
+func (c *cacheTestContext) Forward(_ string, r plan.Record) { c.forwards = append(c.forwards, r) }
 func (c *cacheTestContext) StateStore(name string) (any, error) {
 	return c.db.KeyValue(name)
 }
@@ -220,9 +221,9 @@ func TestRecordCacheTellsKeysApartByTheirBytes(t *testing.T) {
 }
 
 // builtNodeProcessor returns a new processor of the node named name in topo.
-func builtNodeProcessor(t *testing.T, topo *Topology, name string) NodeProcessor {
+func builtNodeProcessor(t *testing.T, topo *Topology, name string) plan.NodeProcessor {
 	t.Helper()
-	for _, sub := range topo.Subtopologies() {
+	for _, sub := range topo.plan.Subtopologies {
 		for _, p := range sub.Processors {
 			if p.Name == name {
 				return p.New()
@@ -270,7 +271,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, ms := range []int64{10, 20, 30} {
-				if err := p.Process(AnyRecord{Key: "a", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
+				if err := p.Process(plan.Record{Key: "a", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -291,7 +292,7 @@ func TestAggregationCachesItsUpdatesUntilFlushed(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkCacheEmitted(t, "after the flush", ctx.take(), tt.afterFlush)
-			if err := p.Process(AnyRecord{Key: "a", Value: "x", Timestamp: time.UnixMilli(40)}); err != nil {
+			if err := p.Process(plan.Record{Key: "a", Value: "x", Timestamp: time.UnixMilli(40)}); err != nil {
 				t.Fatal(err)
 			}
 			ctx.take()

@@ -1,6 +1,8 @@
 package topology
 
-// dropCounter counts the records a DSL processor drops by design (see DropCounter).
+import "github.com/eddy-streams/eddy/internal/plan"
+
+// dropCounter counts the records a DSL processor drops by design (see plan.DropCounter).
 // Embedded in a processor, it gives it the dropped method, through which the adapter
 // reports the count.
 type dropCounter struct{ n int64 }
@@ -11,7 +13,7 @@ func (c *dropCounter) dropped() int64 { return c.n }
 // countsDrops is a dslProcessor that counts the records it drops.
 type countsDrops interface{ dropped() int64 }
 
-var _ DropCounter = (*dslAdapter[int, int, int, int])(nil)
+var _ plan.DropCounter = (*dslAdapter[int, int, int, int])(nil)
 
 // The processors that count what they drop. A compile error here means that a field or
 // another embedded type hides dropCounter's methods, which would silently count nothing.
@@ -28,7 +30,7 @@ var (
 	_ countsDrops = (*globalJoiner[int, int, int, int, int])(nil)
 )
 
-// DroppedRecords makes the adapter a DropCounter: the count of its processor, or 0 for
+// DroppedRecords makes the adapter a plan.DropCounter: the count of its processor, or 0 for
 // the processors that drop nothing.
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) DroppedRecords() int64 {
 	if c, ok := a.p.(countsDrops); ok {

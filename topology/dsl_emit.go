@@ -182,7 +182,7 @@ type windowedBase[K, V, VA any] struct {
 	// observed is the operator's stream time: the largest timestamp it has seen, in
 	// milliseconds, as Kafka Streams' observedStreamTime; noTime before the first.
 	observed int64
-	// dropCounter counts the late records dropped, for the log and DropCounter.
+	// dropCounter counts the late records dropped, for the log and plan.DropCounter.
 	dropCounter
 	// rolledBack is set when the engine rolled the task's stores back (Discard): stream
 	// time and the emitter's state are then read again from the store, as of the last

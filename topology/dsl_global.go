@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 )
@@ -75,7 +76,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[
 		}
 		return s.Put(stored, out)
 	}
-	b.addGlobalStore(GlobalStore{Def: def, Source: source, Topic: topic, Apply: apply})
+	b.addGlobalStore(plan.GlobalStore{Def: def, Source: source, Topic: topic, Apply: apply})
 	return GlobalTable[K, V]{b: b, def: def}
 }
 

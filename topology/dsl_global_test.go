@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -43,18 +44,18 @@ func newGJRun(t *testing.T, topo *topology.Topology) *gjRun {
 
 func TestGlobalTableKeepsTimestampedValuesAndDeletesOnTombstones(t *testing.T) {
 	topo := globalJoinTopology(t, false)
-	globals := topo.GlobalStores()
+	globals := plan.Of(topo).GlobalStores
 	if len(globals) != 1 || globals[0].Def.Name() != "products-store" || globals[0].Topic != "products" {
 		t.Fatalf("global stores %+v, want products-store filled from products", globals)
 	}
 	if globals[0].Def.Logged() {
 		t.Error("the global store is logged; its topic is its changelog")
 	}
-	if slices.Contains(topo.SourceTopics(), "products") {
+	if slices.Contains(plan.Of(topo).SourceTopics(), "products") {
 		t.Error("the global table's topic is read by a task's source")
 	}
-	if len(topo.InternalTopics()) != 0 {
-		t.Errorf("internal topics %v: a stream-global join needs no repartitioning", topo.InternalTopics())
+	if len(plan.Of(topo).InternalTopics) != 0 {
+		t.Errorf("internal topics %v: a stream-global join needs no repartitioning", plan.Of(topo).InternalTopics)
 	}
 
 	r := newGJRun(t, topo)
@@ -285,11 +286,11 @@ func TestStreamGlobalJoinWiring(t *testing.T) {
 				return
 			}
 			topo := buildTopology(t, b)
-			if len(topo.InternalTopics()) != 0 {
-				t.Errorf("internal topics %v, want none", topo.InternalTopics())
+			if len(plan.Of(topo).InternalTopics) != 0 {
+				t.Errorf("internal topics %v, want none", plan.Of(topo).InternalTopics)
 			}
 			var readers []string
-			for _, s := range topo.Subtopologies() {
+			for _, s := range plan.Of(topo).Subtopologies {
 				for _, p := range s.Processors {
 					if slices.Contains(p.GlobalStores, "products-store") {
 						readers = append(readers, p.Name)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -160,7 +161,7 @@ func storeEntries(t *testing.T, d *eddytest.Driver, name string, show func(key, 
 // internalTopicNames returns the names of the topology's internal topics.
 func internalTopicNames(topo *topology.Topology) []string {
 	var names []string
-	for _, it := range topo.InternalTopics() {
+	for _, it := range plan.Of(topo).InternalTopics {
 		names = append(names, it.Name)
 	}
 	return names

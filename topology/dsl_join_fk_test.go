@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
@@ -430,7 +431,7 @@ func TestForeignKeyJoinWiring(t *testing.T) {
 	sub := fkName + "-subscription-registration-topic"
 	res := fkName + "-subscription-response-topic"
 	var names []string
-	for _, it := range topo.InternalTopics() {
+	for _, it := range plan.Of(topo).InternalTopics {
 		names = append(names, it.Name)
 		if it.Partitions != 0 {
 			t.Errorf("internal topic %s has %d partitions, want 0 (derived from its readers' copartitioned topics)", it.Name, it.Partitions)
@@ -443,13 +444,13 @@ func TestForeignKeyJoinWiring(t *testing.T) {
 	// the left table's: each is copartitioned with the table it serves.
 	readers := map[string][]string{}
 	stores := map[string][]string{}
-	for _, s := range topo.Subtopologies() {
+	for _, s := range plan.Of(topo).Subtopologies {
 		topics := s.SourceTopics()
 		for _, topic := range topics {
 			readers[topic] = topics
 		}
 		for _, def := range s.Stores {
-			stores[topics[0]] = append(stores[topics[0]], def.Name())
+			stores[topics[0]] = append(stores[topics[0]], def.Def.Name())
 		}
 	}
 	if got := readers["customers"]; !slices.Equal(got, []string{"customers", sub}) {
@@ -464,7 +465,7 @@ func TestForeignKeyJoinWiring(t *testing.T) {
 	if got := stores["orders"]; !slices.Contains(got, fkName) {
 		t.Errorf("the subtopology of orders has stores %q, want the result store %s", got, fkName)
 	}
-	full := topo.WithApplicationID("app").InternalTopics()
+	full := plan.Of(topo).Complete("app").InternalTopics
 	if len(full) != 2 || full[0].Name != "app-"+sub || full[1].Name != "app-"+res {
 		t.Errorf("internal topics with the application id: %+v", full)
 	}

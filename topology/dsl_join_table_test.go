@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -172,12 +173,12 @@ func TestStreamTableJoinRunsInTheTablesSubtopology(t *testing.T) {
 	users := topology.TableFrom(b, "users", "users-store", serde.String(), serde.String())
 	topology.To(topology.Join(s, users, "", func(_, o, u string) string { return o + "/" + u }), "out", serde.String(), serde.String())
 	topo := buildTopology(t, b)
-	subs := topo.Subtopologies()
+	subs := plan.Of(topo).Subtopologies
 	if len(subs) != 1 || !slices.Equal(subs[0].SourceTopics(), []string{"orders", "users"}) {
 		t.Fatalf("want one subtopology reading orders and users (copartitioned), got:\n%s", topo.Describe())
 	}
-	if len(topo.InternalTopics()) != 0 {
-		t.Errorf("internal topics %v, want none: the stream's keys did not change", topo.InternalTopics())
+	if len(plan.Of(topo).InternalTopics) != 0 {
+		t.Errorf("internal topics %v, want none: the stream's keys did not change", plan.Of(topo).InternalTopics)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -291,11 +292,11 @@ func TestRepartitionWritesThroughItsTopic(t *testing.T) {
 	s := topology.SelectKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), func(_, v string) string { return v })
 	topology.To(topology.Repartition(s, "by-value", 4), "out", serde.String(), serde.String())
 	topo := buildTopology(t, b)
-	its := topo.InternalTopics()
+	its := plan.Of(topo).InternalTopics
 	if len(its) != 1 || its[0].Name != "by-value-repartition" || its[0].Partitions != 4 || !slices.Equal(its[0].Upstream, []string{"in"}) {
 		t.Fatalf("InternalTopics() = %+v, want by-value-repartition with 4 partitions, upstream [in]", its)
 	}
-	if got := len(topo.Subtopologies()); got != 2 {
+	if got := len(plan.Of(topo).Subtopologies); got != 2 {
 		t.Errorf("%d subtopologies, want 2: the repartition topic splits the topology", got)
 	}
 	d := newDriver(t, topo, eddytest.ApplicationID("app"))

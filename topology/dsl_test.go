@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -25,7 +26,7 @@ func TestDSLWordCountRepartitionsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(topo.Subtopologies()); got != 2 {
+	if got := len(plan.Of(topo).Subtopologies); got != 2 {
 		t.Fatalf("%d subtopologies, want 2 (split by the repartition topic):\n%s", got, topo.Describe())
 	}
 	d, err := eddytest.New(topo)

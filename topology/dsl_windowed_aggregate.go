@@ -47,7 +47,7 @@ func (w TimeWindowedStream[K, V]) Emit(s EmitStrategy) TimeWindowedStream[K, V] 
 
 // OnLateRecord sets a handler of the records that the aggregation drops because a window
 // they belong to had closed; each is also logged at Debug and counted in
-// eddy.Stats.DroppedRecords, once per closed window (see DropCounter). An error
+// eddy.Stats.DroppedRecords, once per closed window (see plan.DropCounter). An error
 // from the handler fails the task, as an error of a processor does. By default late
 // records are only logged and counted. Kafka Streams counts them in the dropped-records
 // metric and logs them; the handler is Eddy's.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -75,7 +76,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 				}
 				process := func(ms int64) {
 					t.Helper()
-					if err := p.Process(AnyRecord{Key: "A", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
+					if err := p.Process(plan.Record{Key: "A", Value: "x", Timestamp: time.UnixMilli(ms)}); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -3,6 +3,7 @@ package topology
 import (
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/store"
 )
 
@@ -43,7 +44,7 @@ func AddGlobalStore(b *Builder, def store.Definition, source, topic string, appl
 	if apply == nil {
 		apply = copyRecord
 	}
-	b.addGlobalStore(GlobalStore{Def: def, Source: source, Topic: topic, Apply: apply})
+	b.addGlobalStore(plan.GlobalStore{Def: def, Source: source, Topic: topic, Apply: apply})
 }
 
 // ConnectGlobalStore lets the named processors read the global store named storeName

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -24,7 +25,7 @@ func TestAddGlobalStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	globals := topo.GlobalStores()
+	globals := plan.Of(topo).GlobalStores
 	if len(globals) != 1 {
 		t.Fatalf("%d global stores, want 1", len(globals))
 	}
@@ -32,10 +33,10 @@ func TestAddGlobalStore(t *testing.T) {
 	if g.Def.Name() != "rates" || g.Source != "rates-source" || g.Topic != "rates" {
 		t.Errorf("global store %q from %q reading %q", g.Def.Name(), g.Source, g.Topic)
 	}
-	if got := topo.Subtopologies()[0].Processors[0].GlobalStores; !slices.Equal(got, []string{"rates"}) {
+	if got := plan.Of(topo).Subtopologies[0].Processors[0].GlobalStores; !slices.Equal(got, []string{"rates"}) {
 		t.Errorf("processor reads global stores %v, want [rates]", got)
 	}
-	if slices.Contains(topo.SourceTopics(), "rates") {
+	if slices.Contains(plan.Of(topo).SourceTopics(), "rates") {
 		t.Error("the global store's topic is among the source topics")
 	}
 
@@ -140,7 +141,7 @@ func TestProcessorAdapterForwardsFlushAndDiscard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := topo.Subtopologies()[0].Processors
+	nodes := plan.Of(topo).Subtopologies[0].Processors
 	if _, ok := nodes[1].New().(processor.Flusher); ok {
 		t.Error("the adapter of a processor that does not flush is a Flusher")
 	}
@@ -157,7 +158,7 @@ func TestProcessorAdapterForwardsFlushAndDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"x", "y"} {
-		if err := p.Process(topology.AnyRecord{Key: "k", Value: v}); err != nil {
+		if err := p.Process(plan.Record{Key: "k", Value: v}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +171,7 @@ func TestProcessorAdapterForwardsFlushAndDiscard(t *testing.T) {
 	if len(nc.forwards) != 2 || nc.forwards[1].r.Value != "y" {
 		t.Errorf("flush forwarded %v, want x then y", nc.forwards)
 	}
-	if err := p.Process(topology.AnyRecord{Key: "k", Value: "z"}); err != nil {
+	if err := p.Process(plan.Record{Key: "k", Value: "z"}); err != nil {
 		t.Fatal(err)
 	}
 	f.Discard()

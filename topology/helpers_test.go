@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/topology"
 )
 
 // pass supplies processors that forward every record unchanged.
@@ -21,7 +21,7 @@ func pass[K, V any]() processor.Supplier[K, V, K, V] {
 // forwarded is one call of fakeNodeContext.Forward.
 type forwarded struct {
 	child string
-	r     topology.AnyRecord
+	r     plan.Record
 }
 
 // fakeNodeContext is the engine's side of a processor node, recording what the node
@@ -31,7 +31,7 @@ type fakeNodeContext struct {
 	meta     processor.RecordMetadata
 }
 
-var _ topology.NodeContext = (*fakeNodeContext)(nil)
+var _ plan.NodeContext = (*fakeNodeContext)(nil)
 
 func (f *fakeNodeContext) ApplicationID() string { return "app" }
 func (f *fakeNodeContext) TaskID() processor.TaskID {
@@ -47,7 +47,7 @@ func (f *fakeNodeContext) Schedule(time.Duration, processor.PunctuationType, pro
 	return nil, errors.New("fake: no punctuation")
 }
 
-func (f *fakeNodeContext) Forward(child string, r topology.AnyRecord) {
+func (f *fakeNodeContext) Forward(child string, r plan.Record) {
 	f.forwards = append(f.forwards, forwarded{child: child, r: r})
 }
 

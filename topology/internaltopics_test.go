@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -40,9 +41,9 @@ func repartitionTopology(t *testing.T) *topology.Topology {
 	return topo
 }
 
-func TestWithApplicationIDCompletesInternalTopicNames(t *testing.T) {
-	topo := repartitionTopology(t).WithApplicationID("app")
-	internal := topo.InternalTopics()
+func TestCompleteNamesInternalTopicsAndChangelogs(t *testing.T) {
+	built := plan.Of(repartitionTopology(t)).Complete("app")
+	internal := built.InternalTopics
 	if len(internal) != 1 {
 		t.Fatalf("%d internal topics, want 1", len(internal))
 	}
@@ -50,11 +51,18 @@ func TestWithApplicationIDCompletesInternalTopicNames(t *testing.T) {
 	if it.Name != "app-rekeyed-repartition" || it.Partitions != 0 || !slices.Equal(it.Upstream, []string{"in"}) {
 		t.Errorf("internal topic %+v", it)
 	}
-	if got, want := topo.SourceTopics(), []string{"app-rekeyed-repartition", "in"}; !slices.Equal(got, want) {
+	if got, want := built.SourceTopics(), []string{"app-rekeyed-repartition", "in"}; !slices.Equal(got, want) {
 		t.Errorf("source topics %v, want %v", got, want)
 	}
-	if got, want := topo.SinkTopics(), []string{"app-rekeyed-repartition", "counts"}; !slices.Equal(got, want) {
+	if got, want := built.SinkTopics(), []string{"app-rekeyed-repartition", "counts"}; !slices.Equal(got, want) {
 		t.Errorf("sink topics %v, want %v", got, want)
+	}
+	for _, s := range built.Subtopologies {
+		for _, st := range s.Stores {
+			if want := "app-" + st.Def.Name() + "-changelog"; st.Changelog != want {
+				t.Errorf("store %s has changelog %q, want %q", st.Def.Name(), st.Changelog, want)
+			}
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 )
 
@@ -36,7 +37,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 		b.problemf("%s: supplier is nil", n)
 		return
 	}
-	n.newProcessor = func() NodeProcessor {
+	n.newProcessor = func() plan.NodeProcessor {
 		p := supplier()
 		e := &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: p}
 		if f, ok := p.(processor.Flusher); ok {
@@ -81,7 +82,7 @@ func addProcessorNode[KIn, VIn, KOut, VOut any](b *Builder, name string, parents
 	return n
 }
 
-// erasedProcessor runs a typed user processor as a NodeProcessor.
+// erasedProcessor runs a typed user processor as a plan.NodeProcessor.
 type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
 	node string
 	p    processor.Processor[KIn, VIn, KOut, VOut]
@@ -89,7 +90,7 @@ type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
 	ctx *typedContext[KOut, VOut]
 }
 
-func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc NodeContext) error {
+func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
 	if e.p == nil {
 		return fmt.Errorf("topology: processor %q: supplier returned nil", e.node)
 	}
@@ -103,7 +104,7 @@ func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc NodeContext) error {
 	return nil
 }
 
-func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r AnyRecord) error {
+func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r plan.Record) error {
 	if e.ctx == nil {
 		return fmt.Errorf("topology: processor %q: process before a successful init", e.node)
 	}

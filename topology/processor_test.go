@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -44,7 +45,7 @@ func (l *lengths) Process(ctx processor.Context[string, int], r processor.Record
 
 // lengthsNode builds a topology around a lengths processor, which supply makes, and
 // returns the node the engine would run.
-func lengthsNode(t *testing.T, supply processor.Supplier[string, string, string, int]) *topology.ProcessorNode {
+func lengthsNode(t *testing.T, supply processor.Supplier[string, string, string, int]) *plan.Processor {
 	t.Helper()
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
@@ -55,7 +56,7 @@ func lengthsNode(t *testing.T, supply processor.Supplier[string, string, string,
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	return topo.Subtopologies()[0].Processors[0]
+	return plan.Of(topo).Subtopologies[0].Processors[0]
 }
 
 func TestProcessorAdapterForwards(t *testing.T) {
@@ -94,16 +95,16 @@ func TestProcessorAdapterForwards(t *testing.T) {
 
 	ts := time.UnixMilli(1000)
 	headers := []processor.Header{{Key: "h", Value: []byte("v")}}
-	if err := p.Process(topology.AnyRecord{Key: "k", Value: "abc", Timestamp: ts, Headers: headers}); err != nil {
+	if err := p.Process(plan.Record{Key: "k", Value: "abc", Timestamp: ts, Headers: headers}); err != nil {
 		t.Fatalf("Process: %v", err)
 	}
-	if err := p.Process(topology.AnyRecord{Key: "k", Value: "abcdef", Timestamp: ts}); err != nil {
+	if err := p.Process(plan.Record{Key: "k", Value: "abcdef", Timestamp: ts}); err != nil {
 		t.Fatalf("Process: %v", err)
 	}
 	want := []forwarded{
-		{child: "", r: topology.AnyRecord{Key: "k", Value: 3, Timestamp: ts, Headers: headers}},
-		{child: "", r: topology.AnyRecord{Key: "k", Value: 6, Timestamp: ts}},
-		{child: "long", r: topology.AnyRecord{Key: "k", Value: 6, Timestamp: ts}},
+		{child: "", r: plan.Record{Key: "k", Value: 3, Timestamp: ts, Headers: headers}},
+		{child: "", r: plan.Record{Key: "k", Value: 6, Timestamp: ts}},
+		{child: "long", r: plan.Record{Key: "k", Value: 6, Timestamp: ts}},
 	}
 	if len(nc.forwards) != len(want) {
 		t.Fatalf("forwarded %+v, want %+v", nc.forwards, want)
@@ -134,37 +135,37 @@ func TestProcessorAdapterErrors(t *testing.T) {
 		// supply makes the processor, run drives the node; the error it returns must
 		// contain each of want, and match is, when set.
 		supply processor.Supplier[string, string, string, int]
-		run    func(p topology.NodeProcessor) error
+		run    func(p plan.NodeProcessor) error
 		want   []string
 		is     error
 	}{
 		{
 			name:   "a key of the wrong type is an error naming the node",
 			supply: func() processor.Processor[string, string, string, int] { return &lengths{} },
-			run: func(p topology.NodeProcessor) error {
-				return p.Process(topology.AnyRecord{Key: 7, Value: "v"})
+			run: func(p plan.NodeProcessor) error {
+				return p.Process(plan.Record{Key: 7, Value: "v"})
 			},
 			want: []string{`topology: processor "lengths"`, "key is a int, not a string"},
 		},
 		{
 			name:   "a value of the wrong type is an error naming the node",
 			supply: func() processor.Processor[string, string, string, int] { return &lengths{} },
-			run: func(p topology.NodeProcessor) error {
-				return p.Process(topology.AnyRecord{Key: "k", Value: []byte("v")})
+			run: func(p plan.NodeProcessor) error {
+				return p.Process(plan.Record{Key: "k", Value: []byte("v")})
 			},
 			want: []string{`processor "lengths"`, "value is a []uint8, not a string"},
 		},
 		{
 			name:   "an error of the processor's Init is returned as it is",
 			supply: func() processor.Processor[string, string, string, int] { return &lengths{initErr: errInit} },
-			run:    func(topology.NodeProcessor) error { return nil },
+			run:    func(plan.NodeProcessor) error { return nil },
 			want:   []string{"init failed"},
 			is:     errInit,
 		},
 		{
 			name:   "a supplier that returns nil fails Init",
 			supply: func() processor.Processor[string, string, string, int] { return nil },
-			run:    func(topology.NodeProcessor) error { return nil },
+			run:    func(plan.NodeProcessor) error { return nil },
 			want:   []string{`processor "lengths"`, "supplier returned nil"},
 		},
 	}
@@ -196,7 +197,7 @@ func TestProcessorAdapterErrors(t *testing.T) {
 
 func TestProcessorAdapterBeforeInit(t *testing.T) {
 	p := lengthsNode(t, func() processor.Processor[string, string, string, int] { return &lengths{} }).New()
-	if err := p.Process(topology.AnyRecord{Key: "k", Value: "v"}); err == nil || !strings.Contains(err.Error(), "before a successful init") {
+	if err := p.Process(plan.Record{Key: "k", Value: "v"}); err == nil || !strings.Contains(err.Error(), "before a successful init") {
 		t.Errorf("Process before Init returned %v, want an error", err)
 	}
 	if err := p.Init(nil); err == nil {
@@ -211,7 +212,7 @@ func TestProcessorAdapterTurnsNilIntoZeroValues(t *testing.T) {
 	if err := p.Init(nc); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	if err := p.Process(topology.AnyRecord{}); err != nil {
+	if err := p.Process(plan.Record{}); err != nil {
 		t.Fatalf("Process of a record with nil key and value: %v", err)
 	}
 	if len(l.seen) != 1 || l.seen[0].Key != "" || l.seen[0].Value != "" {
@@ -227,12 +228,12 @@ func TestProcessorAdapterWithoutInitOrClose(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	p := topo.Subtopologies()[0].Processors[0].New()
+	p := plan.Of(topo).Subtopologies[0].Processors[0].New()
 	nc := &fakeNodeContext{}
 	if err := p.Init(nc); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	if err := p.Process(topology.AnyRecord{Key: "k", Value: "v"}); err != nil {
+	if err := p.Process(plan.Record{Key: "k", Value: "v"}); err != nil {
 		t.Fatalf("Process: %v", err)
 	}
 	if err := p.Close(); err != nil {

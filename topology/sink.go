@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -74,9 +75,9 @@ func addSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], valu
 }
 
 // encoder makes the Encode function of a sink.
-func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Serde[V]) func(AnyRecord) ([]byte, []byte, error) {
+func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Serde[V]) func(plan.Record) ([]byte, []byte, error) {
 	what := fmt.Sprintf("sink %q", sink)
-	return func(r AnyRecord) ([]byte, []byte, error) {
+	return func(r plan.Record) ([]byte, []byte, error) {
 		in, err := typedRecord[K, V]("sink", sink, r)
 		if err != nil {
 			return nil, nil, err
@@ -100,8 +101,8 @@ func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Ser
 
 // partitioner makes the Partition function of a sink. A record whose types are not the
 // sink's, which Encode rejects first, gets -1: no partition.
-func partitioner[K, V any](fn func(K, V, int32) int32) func(AnyRecord, int32) int32 {
-	return func(r AnyRecord, n int32) int32 {
+func partitioner[K, V any](fn func(K, V, int32) int32) func(plan.Record, int32) int32 {
+	return func(r plan.Record, n int32) int32 {
 		key, err := typed[K](r.Key)
 		if err != nil {
 			return -1

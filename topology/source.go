@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -136,7 +137,7 @@ func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 }
 
 // decodeFunc is the type of SourceNode.Decode.
-type decodeFunc = func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (AnyRecord, error)
+type decodeFunc = func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (plan.Record, error)
 
 // recordTimestamp is the default timestamp extractor: the Kafka record's timestamp.
 // Kafka Streams: FailOnInvalidTimestamp, without its rejection of negative timestamps.
@@ -149,26 +150,26 @@ func recordTimestamp[K, V any](r processor.Record[K, V]) (time.Time, error) {
 // unless the source is nullAware: then a nil key or value becomes a nil in the record,
 // and the extractor sees the zero value.
 func decoder[K, V any](source string, keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error), nullAware bool) decodeFunc {
-	return func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (AnyRecord, error) {
+	return func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (plan.Record, error) {
 		var k K
 		var v V
 		var err error
 		if key != nil || !nullAware {
 			if k, err = keys.Deserialize(topic, key); err != nil {
-				return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
+				return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
 			}
 		}
 		if value != nil || !nullAware {
 			if v, err = values.Deserialize(topic, value); err != nil {
-				return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
+				return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
 			}
 		}
 		r := processor.Record[K, V]{Key: k, Value: v, Timestamp: timestamp, Headers: headers}
 		t, err := extract(r)
 		if err != nil {
-			return AnyRecord{}, fmt.Errorf("topology: source %q: topic %q: extracting timestamp: %w", source, topic, err)
+			return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: extracting timestamp: %w", source, topic, err)
 		}
-		out := AnyRecord{Key: k, Value: v, Timestamp: t, Headers: headers}
+		out := plan.Record{Key: k, Value: v, Timestamp: t, Headers: headers}
 		if nullAware && key == nil {
 			out.Key = nil
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -13,7 +14,7 @@ import (
 
 // edges builds source "in" of topic "input" and sink "out" of topic "output", both of
 // string keys and int64 values, and returns them.
-func edges(t *testing.T, srcOpts []topology.SourceOption, sinkOpts []topology.SinkOption[string, int64]) (*topology.SourceNode, *topology.SinkNode) {
+func edges(t *testing.T, srcOpts []topology.SourceOption, sinkOpts []topology.SinkOption[string, int64]) (*plan.Source, *plan.Sink) {
 	t.Helper()
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.Int64(), []string{"input"}, srcOpts...)
@@ -22,7 +23,7 @@ func edges(t *testing.T, srcOpts []topology.SourceOption, sinkOpts []topology.Si
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	s := topo.Subtopologies()[0]
+	s := plan.Of(topo).Subtopologies[0]
 	return s.Sources[0], s.Sinks[0]
 }
 
@@ -140,7 +141,7 @@ func TestDecodePassesNilBytesToTheSerdes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	r, err := topo.Subtopologies()[0].Sources[0].Decode("input", nil, nil, time.Time{}, nil)
+	r, err := plan.Of(topo).Subtopologies[0].Sources[0].Decode("input", nil, nil, time.Time{}, nil)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}
@@ -153,11 +154,11 @@ func TestEncodeErrors(t *testing.T) {
 	_, sink := edges(t, nil, nil)
 	tests := []struct {
 		name string
-		r    topology.AnyRecord
+		r    plan.Record
 		want string
 	}{
-		{name: "a key of the wrong type is an error naming the sink", r: topology.AnyRecord{Key: 1, Value: int64(1)}, want: `topology: sink "out": key is a int, not a string`},
-		{name: "a value of the wrong type is an error naming the sink", r: topology.AnyRecord{Key: "k", Value: "1"}, want: `topology: sink "out": value is a string, not a int64`},
+		{name: "a key of the wrong type is an error naming the sink", r: plan.Record{Key: 1, Value: int64(1)}, want: `topology: sink "out": key is a int, not a string`},
+		{name: "a value of the wrong type is an error naming the sink", r: plan.Record{Key: "k", Value: "1"}, want: `topology: sink "out": value is a string, not a int64`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,7 +181,7 @@ func TestEncodeWrapsSerdeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	_, _, err = topo.Subtopologies()[0].Sinks[0].Encode(topology.AnyRecord{Key: "k", Value: "v"})
+	_, _, err = plan.Of(topo).Subtopologies[0].Sinks[0].Encode(plan.Record{Key: "k", Value: "v"})
 	if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), `sink "out": topic "output": serializing key`) {
 		t.Errorf("Encode returned %v, want the serde's error naming the sink and topic", err)
 	}
@@ -197,10 +198,10 @@ func TestPartitionerSeesTypedRecords(t *testing.T) {
 	if sink.Partition == nil {
 		t.Fatal("a sink with a partitioner has no Partition function")
 	}
-	if p := sink.Partition(topology.AnyRecord{Key: "k", Value: int64(7)}, 4); p != 3 || gotKey != "k" || gotValue != 7 {
+	if p := sink.Partition(plan.Record{Key: "k", Value: int64(7)}, 4); p != 3 || gotKey != "k" || gotValue != 7 {
 		t.Errorf("Partition = %d after the partitioner saw %q, %d; want 3 after k, 7", p, gotKey, gotValue)
 	}
-	if p := sink.Partition(topology.AnyRecord{Key: "k", Value: "7"}, 4); p != -1 {
+	if p := sink.Partition(plan.Record{Key: "k", Value: "7"}, 4); p != -1 {
 		t.Errorf("Partition of a record of the wrong type = %d, want -1", p)
 	}
 }
@@ -224,8 +225,8 @@ func TestSourceOptionsWithoutTypeArguments(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	sources := map[string]*topology.SourceNode{}
-	for _, s := range topo.Subtopologies() {
+	sources := map[string]*plan.Source{}
+	for _, s := range plan.Of(topo).Subtopologies {
 		for _, src := range s.Sources {
 			sources[src.Name] = src
 		}
@@ -236,8 +237,8 @@ func TestSourceOptionsWithoutTypeArguments(t *testing.T) {
 			t.Errorf("no source %q among %v", name, sources)
 			continue
 		}
-		if src.OffsetReset != topology.Latest {
-			t.Errorf("source %q resets to %v, want Latest", name, src.OffsetReset)
+		if !src.ResetToLatest {
+			t.Errorf("source %q resets to the earliest offset, want the latest", name)
 		}
 	}
 	if src := sources["lines"]; src != nil {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -20,7 +21,7 @@ type shape struct {
 	topics     []string
 }
 
-func shapeOf(s *topology.Subtopology) shape {
+func shapeOf(s *plan.Subtopology) shape {
 	got := shape{id: s.ID, topics: s.SourceTopics()}
 	for _, n := range s.Sources {
 		got.sources = append(got.sources, n.Name)
@@ -32,7 +33,7 @@ func shapeOf(s *topology.Subtopology) shape {
 		got.sinks = append(got.sinks, n.Name)
 	}
 	for _, d := range s.Stores {
-		got.stores = append(got.stores, d.Name())
+		got.stores = append(got.stores, d.Def.Name())
 	}
 	return got
 }
@@ -111,7 +112,7 @@ func TestSubtopologies(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
-			subs := topo.Subtopologies()
+			subs := plan.Of(topo).Subtopologies
 			if len(subs) != len(tt.want) {
 				t.Fatalf("got %d subtopologies, want %d:\n%s", len(subs), len(tt.want), topo.Describe())
 			}
@@ -152,13 +153,13 @@ func wordCount(t *testing.T) *topology.Topology {
 
 func TestTopologyNodes(t *testing.T) {
 	topo := wordCount(t)
-	subs := topo.Subtopologies()
+	subs := plan.Of(topo).Subtopologies
 	if len(subs) != 2 {
 		t.Fatalf("got %d subtopologies, want 2", len(subs))
 	}
 	src := subs[0].Sources[0]
 	if src.Name != "lines" || !slices.Equal(src.Topics, []string{"text-lines"}) ||
-		!slices.Equal(src.Children, []string{"split"}) || src.OffsetReset != topology.Latest || src.Decode == nil {
+		!slices.Equal(src.Children, []string{"split"}) || !src.ResetToLatest || src.Decode == nil {
 		t.Errorf("source lines is %+v", src)
 	}
 	split := subs[0].Processors[0]
@@ -166,7 +167,7 @@ func TestTopologyNodes(t *testing.T) {
 		!slices.Equal(split.Children, []string{"to-words"}) || len(split.Stores) != 0 || split.New == nil {
 		t.Errorf("processor split is %+v", split)
 	}
-	if words := subs[1].Sources[0]; words.OffsetReset != topology.Earliest || !slices.Equal(words.Children, []string{"count", "to-audit"}) {
+	if words := subs[1].Sources[0]; words.ResetToLatest || !slices.Equal(words.Children, []string{"count", "to-audit"}) {
 		t.Errorf("source words is %+v, want Earliest by default and children count, to-audit", words)
 	}
 	count := subs[1].Processors[0]
@@ -187,42 +188,25 @@ func TestTopologyNodes(t *testing.T) {
 
 func TestTopologyTopicsAndStores(t *testing.T) {
 	topo := wordCount(t)
-	if got, want := topo.SourceTopics(), []string{"text-lines", "words"}; !slices.Equal(got, want) {
+	if got, want := plan.Of(topo).SourceTopics(), []string{"text-lines", "words"}; !slices.Equal(got, want) {
 		t.Errorf("SourceTopics() = %v, want %v", got, want)
 	}
-	if got, want := topo.SinkTopics(), []string{"audit", "word-counts", "words"}; !slices.Equal(got, want) {
+	if got, want := plan.Of(topo).SinkTopics(), []string{"audit", "word-counts", "words"}; !slices.Equal(got, want) {
 		t.Errorf("SinkTopics() = %v, want %v", got, want)
 	}
-	if stores := topo.Stores(); len(stores) != 1 || stores[0].Name() != "counts" {
-		t.Errorf("Stores() = %v, want counts", stores)
+	if stores := plan.Of(topo).Subtopologies[1].Stores; len(stores) != 1 || stores[0].Def.Name() != "counts" || stores[0].Changelog != "" {
+		t.Errorf("stores of subtopology 1 = %v, want counts, without a changelog topic before Complete", stores)
+	}
+	if stores := plan.Of(topo).Complete("app").Subtopologies[1].Stores; len(stores) != 1 || stores[0].Changelog != "app-counts-changelog" {
+		t.Errorf("stores of subtopology 1 after Complete = %v, want counts with changelog app-counts-changelog", stores)
 	}
 	for topic, id := range map[string]int{"text-lines": 0, "words": 1} {
-		s, ok := topo.SubtopologyForTopic(topic)
+		s, ok := plan.Of(topo).SubtopologyOf(topic)
 		if !ok || s.ID != id {
-			t.Errorf("SubtopologyForTopic(%q) = %v, %t, want subtopology %d", topic, s, ok, id)
+			t.Errorf("SubtopologyOf(%q) = %v, %t, want subtopology %d", topic, s, ok, id)
 		}
 	}
-	if s, ok := topo.SubtopologyForTopic("word-counts"); ok {
-		t.Errorf("SubtopologyForTopic of a sink topic = %v, want none", s)
-	}
-}
-
-func TestTopologyIsImmutable(t *testing.T) {
-	topo := wordCount(t)
-	before := topo.Describe()
-	subs := topo.Subtopologies()
-	subs[0].Sources[0].Topics[0] = "changed"
-	subs[0].Sources[0].Children = nil
-	subs[0].Processors[0].Name = "changed"
-	subs[1].Sinks = nil
-	s, _ := topo.SubtopologyForTopic("words")
-	s.Processors[0].Stores[0] = "changed"
-	topo.Stores()[0] = nil
-	topo.SourceTopics()[0] = "changed"
-	if after := topo.Describe(); after != before {
-		t.Errorf("changing returned values changed the topology from\n%s\nto\n%s", before, after)
-	}
-	if topo.Stores()[0] == nil {
-		t.Error("changing the result of Stores changed the topology")
+	if s, ok := plan.Of(topo).SubtopologyOf("word-counts"); ok {
+		t.Errorf("SubtopologyOf of a sink topic = %v, want none", s)
 	}
 }

@@ -6,12 +6,6 @@ import (
 	"github.com/eddy-streams/eddy/store"
 )
 
-// TopicName is the changelog topic of a store: <application.id>-<store>-changelog, as
-// in Kafka Streams, so that its name depends only on names the user chose.
-func TopicName(applicationID, storeName string) string {
-	return applicationID + "-" + storeName + "-changelog"
-}
-
 // Sink sends changelog records. Sends are asynchronous: the engine flushes them before
 // it commits, and a failed send fails the commit.
 type Sink interface {

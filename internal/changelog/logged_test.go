@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 )
@@ -37,7 +38,7 @@ func TestLoggedStoreSendsEveryChangeToItsChangelogPartition(t *testing.T) {
 	}
 	sink := &recordingSink{}
 	now := time.UnixMilli(7)
-	logged := changelog.Logged(kv, changelog.TopicName("app", "s"), 3, sink, func() time.Time { return now })
+	logged := changelog.Logged(kv, plan.ChangelogTopic("app", "s"), 3, sink, func() time.Time { return now })
 
 	key, value := []byte("k"), []byte("v1")
 	if err := logged.Put(key, value); err != nil {

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/rebalance"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -81,9 +81,9 @@ func (m *membership) onLost(_ context.Context, _ *kgo.Client, lost map[string][]
 // (deleted by retention) is reset to the beginning whatever the source says.
 func (m *membership) resetOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	noCommit := kgo.NewOffset().AtStart()
-	for _, sub := range m.cfg.Topology.Subtopologies() {
+	for _, sub := range m.cfg.Topology.Subtopologies {
 		for _, src := range sub.Sources {
-			if src.OffsetReset != topology.Latest {
+			if !src.ResetToLatest {
 				continue
 			}
 			for _, topic := range src.Topics {
@@ -115,8 +115,8 @@ func (m *membership) takeTasks(partitions map[string][]int32) map[processor.Task
 // openTask opens a task and its stores; restorePending restores and starts it.
 // REQUIRES: mu.
 func (m *membership) openTask(id processor.TaskID) (*task.Task, error) {
-	var sub *topology.Subtopology
-	for _, s := range m.cfg.Topology.Subtopologies() {
+	var sub *plan.Subtopology
+	for _, s := range m.cfg.Topology.Subtopologies {
 		if s.ID == id.Subtopology {
 			sub = s
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -47,7 +48,7 @@ func BenchmarkStep(b *testing.B) {
 			b.Fatal(err)
 		}
 		id := processor.TaskID{Partition: p}
-		tk, err := task.New(task.Config{ID: id, ApplicationID: "app", Subtopology: topo.Subtopologies()[0], DB: db, Collector: discardCollector{}})
+		tk, err := task.New(task.Config{ID: id, ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: discardCollector{}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,9 +29,9 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -42,7 +42,7 @@ type Config struct {
 	ApplicationID string
 	// Topology is the topology as built: Run completes the names of its internal topics
 	// with ApplicationID (Topology.WithApplicationID) before anything else.
-	Topology *topology.Topology
+	Topology *plan.Topology
 	// ClientOpts configure every client the engine makes, after the engine's own
 	// options: the seed brokers, then the user's pass-through options.
 	ClientOpts []kgo.Opt
@@ -119,7 +119,7 @@ type Engine struct {
 // the instance has left its group.
 func Run(ctx context.Context, cfg Config) (err error) {
 	// Every topic name the engine sees from here on is complete.
-	cfg.Topology = cfg.Topology.WithApplicationID(cfg.ApplicationID)
+	cfg.Topology = cfg.Topology.Complete(cfg.ApplicationID)
 	e := &Engine{
 		cfg:           cfg,
 		log:           cfg.Logger,
@@ -127,10 +127,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		internal:      map[string]bool{},
 		purged:        map[topicPartition]int64{},
 	}
-	for _, sub := range cfg.Topology.Subtopologies() {
+	for _, sub := range cfg.Topology.Subtopologies {
 		e.subtopologies[sub.ID] = sub.SourceTopics()
 	}
-	for _, it := range cfg.Topology.InternalTopics() {
+	for _, it := range cfg.Topology.InternalTopics {
 		e.internal[it.Name] = true
 	}
 
@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
 	began := time.Now()
-	partitions, err := prepareTopics(ctx, e.admin, cfg.ApplicationID, cfg.Topology, cfg.Replication)
+	partitions, err := prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication)
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,7 +67,7 @@ type globals struct {
 type restoreCount struct{ batch, total int64 }
 
 type globalStore struct {
-	topology.GlobalStore
+	plan.GlobalStore
 	kv         store.KeyValueStore
 	partitions int32
 }
@@ -86,7 +86,7 @@ type globalsConfig struct {
 // openGlobals opens the topology's global stores and bootstraps them; nil when the
 // topology has none. The caller closes what it returns.
 func openGlobals(ctx context.Context, cfg Config, gc globalsConfig) (*globals, error) {
-	defs := cfg.Topology.GlobalStores()
+	defs := cfg.Topology.GlobalStores
 	if len(defs) == 0 {
 		return nil, nil
 	}

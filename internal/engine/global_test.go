@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
@@ -66,7 +67,7 @@ func TestGlobalBootstrapReadCommittedWaitsForATransactionOpenBelowCommittedRecor
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	cfg := Config{Topology: topo, StateDir: t.TempDir(), Stores: memstore.New(), Logger: slog.New(slog.DiscardHandler)}
+	cfg := Config{Topology: plan.Of(topo), StateDir: t.TempDir(), Stores: memstore.New(), Logger: slog.New(slog.DiscardHandler)}
 	type result struct {
 		g   *globals
 		err error
@@ -162,7 +163,7 @@ func TestGlobalBootstrapTellsTheRestoreListener(t *testing.T) {
 	bootstrap := func() []string {
 		t.Helper()
 		events := &restoreEvents{}
-		cfg := Config{Topology: topo, StateDir: stateDir, Stores: memstore.New(), Logger: slog.New(slog.DiscardHandler), RestoreListener: events}
+		cfg := Config{Topology: plan.Of(topo), StateDir: stateDir, Stores: memstore.New(), Logger: slog.New(slog.DiscardHandler), RestoreListener: events}
 		g, err := openGlobals(t.Context(), cfg, globalsConfig{
 			admin:      kadm.NewClient(client),
 			partitions: map[string]int32{topic: 2},

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/eddy-streams/eddy/topology"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -37,8 +37,8 @@ import (
 //
 // The internal topics of one group always get one count, so the group stays
 // copartitioned.
-func internalPartitions(internal []topology.InternalTopic, groups [][]string, known map[string]int32) (map[string]int32, error) {
-	byName := make(map[string]topology.InternalTopic, len(internal))
+func internalPartitions(internal []plan.InternalTopic, groups [][]string, known map[string]int32) (map[string]int32, error) {
+	byName := make(map[string]plan.InternalTopic, len(internal))
 	for _, it := range internal {
 		byName[it.Name] = it
 	}
@@ -219,13 +219,13 @@ func internalPartitions(internal []topology.InternalTopic, groups [][]string, kn
 // topics, adds them to partitions (which holds the counts of the external topics), and
 // creates those that do not exist with their configuration. An existing internal topic
 // with another count is an ErrInternalTopic error. existing lists the cluster's topics.
-func prepareInternalTopics(ctx context.Context, admin *kadm.Client, topo *topology.Topology, existing kadm.TopicDetails, partitions map[string]int32, replication int16) error {
-	internal := topo.InternalTopics()
+func prepareInternalTopics(ctx context.Context, admin *kadm.Client, topo *plan.Topology, existing kadm.TopicDetails, partitions map[string]int32, replication int16) error {
+	internal := topo.InternalTopics
 	if len(internal) == 0 {
 		return nil
 	}
 	var groups [][]string
-	for _, sub := range topo.Subtopologies() {
+	for _, sub := range topo.Subtopologies {
 		groups = append(groups, sub.SourceTopics())
 	}
 	counts, err := internalPartitions(internal, groups, partitions)

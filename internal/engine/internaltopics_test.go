@@ -6,16 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eddy-streams/eddy/topology"
+	"github.com/eddy-streams/eddy/internal/plan"
 )
 
 func TestInternalPartitions(t *testing.T) {
-	it := func(name string, partitions int32, upstream ...string) topology.InternalTopic {
-		return topology.InternalTopic{Name: name, Partitions: partitions, Upstream: upstream}
+	it := func(name string, partitions int32, upstream ...string) plan.InternalTopic {
+		return plan.InternalTopic{Name: name, Partitions: partitions, Upstream: upstream}
 	}
 	cases := []struct {
 		name     string
-		internal []topology.InternalTopic
+		internal []plan.InternalTopic
 		groups   [][]string
 		known    map[string]int32
 		want     map[string]int32
@@ -25,14 +25,14 @@ func TestInternalPartitions(t *testing.T) {
 	}{
 		{
 			name:     "the largest count upstream",
-			internal: []topology.InternalTopic{it("app-r", 0, "a", "b")},
+			internal: []plan.InternalTopic{it("app-r", 0, "a", "b")},
 			groups:   [][]string{{"a"}, {"b"}, {"app-r"}},
 			known:    map[string]int32{"a": 3, "b": 5},
 			want:     map[string]int32{"app-r": 5},
 		},
 		{
 			name:     "copartitioned with an external topic, whatever the upstream",
-			internal: []topology.InternalTopic{it("app-r", 0, "a")},
+			internal: []plan.InternalTopic{it("app-r", 0, "a")},
 			groups:   [][]string{{"a"}, {"app-r", "table"}},
 			known:    map[string]int32{"a": 4, "table": 6},
 			want:     map[string]int32{"app-r": 6},
@@ -40,42 +40,42 @@ func TestInternalPartitions(t *testing.T) {
 		{
 			name: "a chain resolves upstream first",
 			// app-a sorts first but depends on app-b.
-			internal: []topology.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 0, "in")},
+			internal: []plan.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 0, "in")},
 			groups:   [][]string{{"in"}, {"app-b"}, {"app-a"}},
 			known:    map[string]int32{"in": 2},
 			want:     map[string]int32{"app-a": 2, "app-b": 2},
 		},
 		{
 			name:     "internal topics read together get the largest of their upstream counts",
-			internal: []topology.InternalTopic{it("app-l", 0, "x"), it("app-r", 0, "y")},
+			internal: []plan.InternalTopic{it("app-l", 0, "x"), it("app-r", 0, "y")},
 			groups:   [][]string{{"x"}, {"y"}, {"app-l", "app-r"}},
 			known:    map[string]int32{"x": 3, "y": 8},
 			want:     map[string]int32{"app-l": 8, "app-r": 8},
 		},
 		{
 			name:     "a count asked for wins over upstream, and its group follows",
-			internal: []topology.InternalTopic{it("app-l", 7, "x"), it("app-r", 0, "y")},
+			internal: []plan.InternalTopic{it("app-l", 7, "x"), it("app-r", 0, "y")},
 			groups:   [][]string{{"x"}, {"y"}, {"app-l", "app-r"}},
 			known:    map[string]int32{"x": 3, "y": 8},
 			want:     map[string]int32{"app-l": 7, "app-r": 7},
 		},
 		{
 			name:     "downstream of a count asked for",
-			internal: []topology.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 12, "in")},
+			internal: []plan.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 12, "in")},
 			groups:   [][]string{{"in"}, {"app-b"}, {"app-a"}},
 			known:    map[string]int32{"in": 2},
 			want:     map[string]int32{"app-a": 12, "app-b": 12},
 		},
 		{
 			name:     "a topic no subtopology reads",
-			internal: []topology.InternalTopic{it("app-r", 0, "in")},
+			internal: []plan.InternalTopic{it("app-r", 0, "in")},
 			groups:   [][]string{{"in"}},
 			known:    map[string]int32{"in": 3},
 			want:     map[string]int32{"app-r": 3},
 		},
 		{
 			name:     "a count asked for against a copartitioned external topic",
-			internal: []topology.InternalTopic{it("app-r", 4, "a")},
+			internal: []plan.InternalTopic{it("app-r", 4, "a")},
 			groups:   [][]string{{"a"}, {"app-r", "table"}},
 			known:    map[string]int32{"a": 4, "table": 6},
 			wantErr:  ErrCopartitioning,
@@ -83,7 +83,7 @@ func TestInternalPartitions(t *testing.T) {
 		},
 		{
 			name:     "internal topics read together asking for different counts",
-			internal: []topology.InternalTopic{it("app-l", 2, "x"), it("app-r", 3, "y")},
+			internal: []plan.InternalTopic{it("app-l", 2, "x"), it("app-r", 3, "y")},
 			groups:   [][]string{{"x"}, {"y"}, {"app-l", "app-r"}},
 			known:    map[string]int32{"x": 3, "y": 8},
 			wantErr:  ErrCopartitioning,
@@ -91,7 +91,7 @@ func TestInternalPartitions(t *testing.T) {
 		},
 		{
 			name:     "external topics of a group disagree",
-			internal: []topology.InternalTopic{it("app-r", 0, "a")},
+			internal: []plan.InternalTopic{it("app-r", 0, "a")},
 			groups:   [][]string{{"a"}, {"app-r", "t1", "t2"}},
 			known:    map[string]int32{"a": 1, "t1": 2, "t2": 3},
 			wantErr:  ErrCopartitioning,
@@ -99,7 +99,7 @@ func TestInternalPartitions(t *testing.T) {
 		},
 		{
 			name:     "a cycle",
-			internal: []topology.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 0, "app-a"), it("app-c", 0, "in")},
+			internal: []plan.InternalTopic{it("app-a", 0, "app-b"), it("app-b", 0, "app-a"), it("app-c", 0, "in")},
 			groups:   [][]string{{"app-a"}, {"app-b"}, {"in"}, {"app-c"}},
 			known:    map[string]int32{"in": 2},
 			wantErr:  ErrInternalTopic,
@@ -109,7 +109,7 @@ func TestInternalPartitions(t *testing.T) {
 			// A foreign-key join between two aggregations: each side's subtopology reads
 			// its own repartition topic and the join topic the other side writes.
 			name: "groups waiting on each other take the count of the topics they can resolve",
-			internal: []topology.InternalTopic{
+			internal: []plan.InternalTopic{
 				it("app-left-rep", 0, "left-in"), it("app-right-rep", 0, "right-in"),
 				it("app-response", 0, "app-right-rep", "app-subscription"),
 				it("app-subscription", 0, "app-left-rep", "app-response"),
@@ -120,7 +120,7 @@ func TestInternalPartitions(t *testing.T) {
 		},
 		{
 			name:     "nothing writes it",
-			internal: []topology.InternalTopic{it("app-r", 0)},
+			internal: []plan.InternalTopic{it("app-r", 0)},
 			groups:   [][]string{{"app-r"}},
 			wantErr:  ErrInternalTopic,
 			wantIn:   []string{"app-r"},

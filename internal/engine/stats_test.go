@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -32,7 +33,7 @@ func countingTask(t *testing.T, p int32, keys ...[]byte) *task.Task {
 		t.Fatal(err)
 	}
 	id := processor.TaskID{Partition: p}
-	tk, err := task.New(task.Config{ID: id, ApplicationID: "app", Subtopology: topo.Subtopologies()[0], DB: db, Collector: discardCollector{}})
+	tk, err := task.New(task.Config{ID: id, ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: discardCollector{}})
 	if err != nil {
 		t.Fatal(err)
 	}

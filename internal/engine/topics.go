@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -33,7 +32,7 @@ var (
 // have the same partition count; each changelog has that count and is compacted. It
 // returns the partition count of every topic the tasks read or write and of the global
 // stores' topics.
-func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string, topo *topology.Topology, replication int16) (map[string]int32, error) {
+func prepareTopics(ctx context.Context, admin *kadm.Client, topo *plan.Topology, replication int16) (map[string]int32, error) {
 	partitions := map[string]int32{}
 	external := externalTopics(topo)
 	// Every topic at once: asking for topics that do not exist makes the client retry
@@ -61,7 +60,7 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 
 	changelogs := map[string]int32{}
 	configs := map[string]map[string]string{}
-	for _, sub := range topo.Subtopologies() {
+	for _, sub := range topo.Subtopologies {
 		topics := sub.SourceTopics()
 		counts := map[string]int32{}
 		for _, t := range topics {
@@ -73,11 +72,10 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, applicationID string
 				return nil, fmt.Errorf("%w: subtopology %d reads %s", ErrCopartitioning, sub.ID, describeCounts(counts))
 			}
 		}
-		for _, def := range sub.Stores {
-			if def.Logged() {
-				name := changelog.TopicName(applicationID, def.Name())
-				changelogs[name] = n
-				configs[name] = changelogConfig(def)
+		for _, st := range sub.Stores {
+			if st.Changelog != "" {
+				changelogs[st.Changelog] = n
+				configs[st.Changelog] = changelogConfig(st.Def)
 			}
 		}
 	}
@@ -200,9 +198,9 @@ func ledEverywhere(details kadm.TopicDetails, topics []string) error {
 
 // externalTopics are the topics the application reads and writes but does not own:
 // those of sources, sinks and global stores, without the internal topics.
-func externalTopics(topo *topology.Topology) []string {
+func externalTopics(topo *plan.Topology) []string {
 	internal := map[string]bool{}
-	for _, it := range topo.InternalTopics() {
+	for _, it := range topo.InternalTopics {
 		internal[it.Name] = true
 	}
 	var external []string
@@ -211,7 +209,7 @@ func externalTopics(topo *topology.Topology) []string {
 			external = append(external, t)
 		}
 	}
-	for _, g := range topo.GlobalStores() {
+	for _, g := range topo.GlobalStores {
 		external = append(external, g.Topic)
 	}
 	return external

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -70,7 +71,7 @@ func BenchmarkPassThrough(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := &dropCollector{}
-	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: topo.Subtopologies()[0], DB: db, Collector: c})
+	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: c})
 	if err != nil {
 		b.Fatal(err)
 	}

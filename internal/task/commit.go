@@ -55,10 +55,13 @@ func (t *Task) PrepareCommit() (map[string]int64, error) {
 // Kafka Streams: StreamTask#postCommit.
 func (t *Task) PostCommit(changelogEnd func(topic string, partition int32) (int64, bool)) error {
 	maps.Copy(t.committed, t.consumed)
-	checkpoints := make(map[string]int64, len(t.changelogs))
-	for name, topic := range t.changelogs {
-		if next, ok := changelogEnd(topic, t.id.Partition); ok {
-			checkpoints[name] = next
+	checkpoints := make(map[string]int64, len(t.sub.Stores))
+	for _, st := range t.sub.Stores {
+		if st.Changelog == "" {
+			continue
+		}
+		if next, ok := changelogEnd(st.Changelog, t.id.Partition); ok {
+			checkpoints[st.Def.Name()] = next
 		}
 	}
 	if err := t.db.Commit(checkpoints); err != nil {
@@ -123,9 +126,10 @@ func (t *Task) CommittedChangelogOffsets() (map[string]int64, error) {
 // changelogs before Init.
 func (t *Task) RestoreTargets() []changelog.Target {
 	var targets []changelog.Target
-	for _, def := range t.sub.Stores {
-		if topic, ok := t.changelogs[def.Name()]; ok {
-			targets = append(targets, changelog.Target{Store: def.Name(), Topic: topic, Partition: t.id.Partition, KV: t.raw[def.Name()], DB: t.db})
+	for _, st := range t.sub.Stores {
+		if st.Changelog != "" {
+			name := st.Def.Name()
+			targets = append(targets, changelog.Target{Store: name, Topic: st.Changelog, Partition: t.id.Partition, KV: t.raw[name], DB: t.db})
 		}
 	}
 	return targets

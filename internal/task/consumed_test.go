@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store/memstore"
@@ -30,7 +31,7 @@ func TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: topo.Subtopologies()[0], DB: db, Collector: &sent{}, SkipUndecodable: true})
+	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: &sent{}, SkipUndecodable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,22 +4,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/topology"
 )
 
-// nodeContext is the topology.NodeContext of one processor node in one task.
+// nodeContext is the plan.NodeContext of one processor node in one task.
 type nodeContext struct {
 	task *Task
 	node *node
 }
 
-var _ topology.NodeContext = (*nodeContext)(nil)
+var _ plan.NodeContext = (*nodeContext)(nil)
 
-func (c *nodeContext) ApplicationID() string                      { return c.task.applicationID }
-func (c *nodeContext) TaskID() processor.TaskID                   { return c.task.id }
-func (c *nodeContext) StreamTime() time.Time                      { return c.task.streamTime }
-func (c *nodeContext) Forward(child string, r topology.AnyRecord) { c.task.forward(c.node, child, r) }
+func (c *nodeContext) ApplicationID() string               { return c.task.applicationID }
+func (c *nodeContext) TaskID() processor.TaskID            { return c.task.id }
+func (c *nodeContext) StreamTime() time.Time               { return c.task.streamTime }
+func (c *nodeContext) Forward(child string, r plan.Record) { c.task.forward(c.node, child, r) }
 
 func (c *nodeContext) StateStore(name string) (any, error) {
 	if c.node.globals[name] {

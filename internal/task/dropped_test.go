@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -35,7 +36,7 @@ func TestTaskDroppedSumsWhatItsProcessorsDropAndLeavesUndecodableRecordsOut(t *t
 	}
 	tk, err := task.New(task.Config{
 		ApplicationID:   "app",
-		Subtopology:     droppingTopology(t).Subtopologies()[0],
+		Subtopology:     plan.Of(droppingTopology(t)).Complete("app").Subtopologies[0],
 		DB:              db,
 		Collector:       &sent{},
 		SkipUndecodable: true,
@@ -89,26 +90,26 @@ func TestTaskDroppedSumsWhatItsProcessorsDropAndLeavesUndecodableRecordsOut(t *t
 	}
 }
 
-// dropCounting is a node processor that implements topology.DropCounter itself, as the
+// dropCounting is a node processor that implements plan.DropCounter itself, as the
 // engine-facing contract allows: the task counts it like the DSL's.
 type dropCounting struct{ n int64 }
 
-func (d *dropCounting) Init(topology.NodeContext) error  { return nil }
-func (d *dropCounting) Process(topology.AnyRecord) error { d.n++; return nil }
-func (d *dropCounting) Close() error                     { return nil }
-func (d *dropCounting) DroppedRecords() int64            { return d.n }
+func (d *dropCounting) Init(plan.NodeContext) error { return nil }
+func (d *dropCounting) Process(plan.Record) error   { d.n++; return nil }
+func (d *dropCounting) Close() error                { return nil }
+func (d *dropCounting) DroppedRecords() int64       { return d.n }
 
 func TestTaskDroppedCountsAnyNodeProcessorThatIsADropCounter(t *testing.T) {
-	sub := &topology.Subtopology{
-		Sources: []*topology.SourceNode{{
+	sub := &plan.Subtopology{
+		Sources: []*plan.Source{{
 			Name: "src", Topics: []string{"in"}, Children: []string{"dropper"},
-			Decode: func(_ string, key, value []byte, ts time.Time, _ []processor.Header) (topology.AnyRecord, error) {
-				return topology.AnyRecord{Key: string(key), Value: string(value), Timestamp: ts}, nil
+			Decode: func(_ string, key, value []byte, ts time.Time, _ []processor.Header) (plan.Record, error) {
+				return plan.Record{Key: string(key), Value: string(value), Timestamp: ts}, nil
 			},
 		}},
-		Processors: []*topology.ProcessorNode{{
+		Processors: []*plan.Processor{{
 			Name: "dropper", Parents: []string{"src"},
-			New: func() topology.NodeProcessor { return &dropCounting{} },
+			New: func() plan.NodeProcessor { return &dropCounting{} },
 		}},
 	}
 	db, err := memstore.New().Open("")

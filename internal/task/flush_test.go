@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -80,7 +81,7 @@ func newTask(t *testing.T, topo *topology.Topology, c task.Collector, globals ma
 	tk, err := task.New(task.Config{
 		ID:            processor.TaskID{},
 		ApplicationID: "app",
-		Subtopology:   topo.Subtopologies()[0],
+		Subtopology:   plan.Of(topo).Complete("app").Subtopologies[0],
 		DB:            db,
 		Collector:     c,
 		GlobalStores:  globals,

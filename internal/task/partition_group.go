@@ -3,8 +3,8 @@ package task
 import (
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
-	"github.com/eddy-streams/eddy/topology"
 )
 
 // Input is one record read from Kafka, before deserialization. Add keeps nothing of the
@@ -22,9 +22,9 @@ type Input struct {
 
 // queued is a deserialized record waiting in its partition's queue.
 type queued struct {
-	record topology.AnyRecord
+	record plan.Record
 	meta   processor.RecordMetadata
-	source *topology.SourceNode
+	source *plan.Source
 	queue  *queue
 }
 

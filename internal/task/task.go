@@ -15,9 +15,9 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/cache"
 	"github.com/eddy-streams/eddy/internal/changelog"
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
-	"github.com/eddy-streams/eddy/topology"
 )
 
 // Collector sends what a task writes: sink records and changelog records. Send is
@@ -34,11 +34,11 @@ type Collector interface {
 type Config struct {
 	ID            processor.TaskID
 	ApplicationID string
-	Subtopology   *topology.Subtopology
+	Subtopology   *plan.Subtopology
 	// DB holds the task's stores; the task closes it.
 	DB store.TaskDB
 	// GlobalStores are the topology's global stores, by name, which processors read when
-	// their node lists them (topology.ProcessorNode.GlobalStores). The engine owns them
+	// their node lists them (plan.Processor.GlobalStores). The engine owns them
 	// and keeps them up to date; the task only reads them, from its goroutine.
 	GlobalStores map[string]store.KeyValueStore
 	Collector    Collector
@@ -57,7 +57,7 @@ type Config struct {
 type Task struct {
 	id            processor.TaskID
 	applicationID string
-	sub           *topology.Subtopology
+	sub           *plan.Subtopology
 	db            store.TaskDB
 	collector     Collector
 	now           func() time.Time
@@ -76,7 +76,7 @@ type Task struct {
 	globals map[string]store.KeyValueStore
 
 	nodes     map[string]*node
-	sources   map[string]*topology.SourceNode // by topic
+	sources   map[string]*plan.Source // by topic
 	schedules []*schedule
 
 	// current is the input record being processed, nil in punctuators. It points to
@@ -90,8 +90,6 @@ type Task struct {
 	// last PrepareCommit: the queues hold newer offsets (queue.consumed) until it copies
 	// them here. committed holds those of the last commit (PostCommit).
 	consumed, committed map[string]int64
-	// changelogs names the changelog topic of each logged store.
-	changelogs map[string]string
 	// flushing is set while Flush runs, for the errors it makes.
 	flushing    bool
 	processed   int64
@@ -102,8 +100,8 @@ type Task struct {
 // node is a processor or sink node of the running subtopology.
 type node struct {
 	name     string
-	proc     topology.NodeProcessor // nil for sinks
-	sink     *topology.SinkNode
+	proc     plan.NodeProcessor // nil for sinks
+	sink     *plan.Sink
 	stores   map[string]bool
 	globals  map[string]bool
 	children []*node
@@ -132,29 +130,30 @@ func New(cfg Config) (*Task, error) {
 		stores:        map[string]store.KeyValueStore{},
 		globals:       cfg.GlobalStores,
 		nodes:         map[string]*node{},
-		sources:       map[string]*topology.SourceNode{},
+		sources:       map[string]*plan.Source{},
 		consumed:      map[string]int64{},
 		committed:     map[string]int64{},
-		changelogs:    map[string]string{},
 	}
-	for _, def := range cfg.Subtopology.Stores {
-		kv, err := cfg.DB.KeyValue(def.Name())
+	for _, st := range cfg.Subtopology.Stores {
+		name := st.Def.Name()
+		if st.Def.Logged() && st.Changelog == "" {
+			return nil, fmt.Errorf("task %s: store %q is logged but has no changelog topic: the plan was not completed with the application id", t.id, name)
+		}
+		kv, err := cfg.DB.KeyValue(name)
 		if err != nil {
-			return nil, fmt.Errorf("task %s: opening store %q: %w", t.id, def.Name(), err)
+			return nil, fmt.Errorf("task %s: opening store %q: %w", t.id, name, err)
 		}
-		t.raw[def.Name()] = kv
+		t.raw[name] = kv
 		var s store.KeyValueStore = kv
-		if def.Logged() {
-			topic := changelog.TopicName(t.applicationID, def.Name())
-			t.changelogs[def.Name()] = topic
-			s = changelog.Logged(kv, topic, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
+		if st.Def.Logged() {
+			s = changelog.Logged(kv, st.Changelog, t.id.Partition, changelogSink{cfg.Collector}, t.recordTime)
 		}
-		if n := def.CacheBytes(); n > 0 {
+		if n := st.Def.CacheBytes(); n > 0 {
 			c := cache.New(s, n)
 			t.caches = append(t.caches, c)
 			s = c
 		}
-		t.stores[def.Name()] = s
+		t.stores[name] = s
 	}
 	for _, src := range cfg.Subtopology.Sources {
 		for _, topic := range src.Topics {
@@ -168,7 +167,7 @@ func New(cfg Config) (*Task, error) {
 func (t *Task) ID() processor.TaskID { return t.id }
 
 // Subtopology is the subtopology the task runs.
-func (t *Task) Subtopology() *topology.Subtopology { return t.sub }
+func (t *Task) Subtopology() *plan.Subtopology { return t.sub }
 
 // UnloggedStore returns the store name as the task's processors see it, but writing to no
 // changelog: the raw store, or, for a cached store, its cache.Store.Unlogged view,
@@ -191,7 +190,7 @@ func (t *Task) Processed() int64 { return t.processed }
 func (t *Task) Skipped() int64   { return t.skipped }
 
 // Dropped counts the records that the task's processors dropped by design, summing
-// their counts (topology.DropCounter): records too late for their window, or with a null
+// their counts (plan.DropCounter): records too late for their window, or with a null
 // key or value that an operator ignores. Undecodable records are not among them (see
 // Skipped). Records processed again after a rollback (Abort) count again, as in
 // Processed. 0 before Init.
@@ -201,7 +200,7 @@ func (t *Task) Dropped() int64 {
 	}
 	var n int64
 	for _, p := range t.sub.Processors {
-		if c, ok := t.nodes[p.Name].proc.(topology.DropCounter); ok {
+		if c, ok := t.nodes[p.Name].proc.(plan.DropCounter); ok {
 			n += c.DroppedRecords()
 		}
 	}
@@ -388,7 +387,7 @@ func (t *Task) fail(n *node, err error) {
 }
 
 // forward passes r from node from to its children, or to the one named child.
-func (t *Task) forward(from *node, child string, r topology.AnyRecord) {
+func (t *Task) forward(from *node, child string, r plan.Record) {
 	for _, c := range from.children {
 		if t.err != nil {
 			return
@@ -414,7 +413,7 @@ func hasChild(n *node, name string) bool {
 	return false
 }
 
-func (t *Task) deliver(n *node, r topology.AnyRecord) error {
+func (t *Task) deliver(n *node, r plan.Record) error {
 	if n.sink == nil {
 		return n.proc.Process(r)
 	}
