@@ -258,8 +258,8 @@ const maxFlushRounds = 1000
 
 // Commit commits as the engine does, through the same task code: every task flushes
 // the records its processors hold back (processor.Flusher), what that causes is
-// processed (and flushed in turn), and the stores commit. Without ManualCommit the driver already commits after every
-// piped record, and Commit has nothing left to do.
+// processed (and flushed in turn), and the stores commit. Without ManualCommit the
+// driver already commits after every piped record, and Commit has nothing left to do.
 func (d *Driver) Commit() error {
 	if d.closed {
 		return errors.New("eddytest: driver closed")
@@ -313,7 +313,13 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 
 // KeyValueStore returns a key-value store of the topology, as its processors see it but
 // without changelog logging, or a global store; wrap it with the store's definition for
-// typed access: counts.Wrap(d.KeyValueStore("counts")). A store with a cache
+// typed access:
+//
+//	kv, err := d.KeyValueStore("counts")
+//	if err != nil { ... }
+//	n, found, err := countsDef.Wrap(kv).Get("apple")
+//
+// A store with a cache
 // (store.WithCaching; the DSL's tables and aggregations) writes its cache back, to the
 // store and its changelog, before each call, as a commit would.
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
