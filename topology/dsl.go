@@ -3,6 +3,7 @@ package topology
 import (
 	"encoding/binary"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -142,15 +143,20 @@ func (b *Builder) nodeName(given, kind string) string {
 	return fmt.Sprintf("%s-%010d", kind, b.generated)
 }
 
+// notInTopicName matches what a Kafka topic name may not hold.
+var notInTopicName = regexp.MustCompile(`[^a-z0-9._-]+`)
+
 // resourceName returns the name of a store or internal topic of an operator: the
-// user's name with suffix, or a generated one. Under RequireExplicitNames a generated
-// name is a problem, which names the operator.
+// user's name with suffix, or a generated one, which holds only what a Kafka topic name
+// may hold (letters, digits, '.', '_', '-'), as it becomes part of changelog and
+// repartition topic names: "windowed count" gives "windowed-count-0000000003". Under
+// RequireExplicitNames a generated name is a problem, which names the operator.
 func (b *Builder) resourceName(given, suffix, operator string) string {
 	if given != "" {
 		return given + suffix
 	}
 	b.generated++
-	name := fmt.Sprintf("%s-%010d%s", strings.ToLower(operator), b.generated, suffix)
+	name := fmt.Sprintf("%s-%010d%s", notInTopicName.ReplaceAllString(strings.ToLower(operator), "-"), b.generated, suffix)
 	if b.requireNames {
 		b.problemf("%s: %q would be a generated name (pass a name to the operator: RequireExplicitNames is set)", operator, name)
 	}
