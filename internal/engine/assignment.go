@@ -150,18 +150,21 @@ func (m *membership) openTask(id processor.TaskID) (*task.Task, error) {
 }
 
 // restorePending restores the stores of newly assigned tasks from their changelogs and
-// starts them. REQUIRES: mu.
+// starts them, all of them: step hands the records just fetched to running tasks only.
+// REQUIRES: mu.
 func (m *membership) restorePending(ctx context.Context) error {
 	for _, id := range slices.SortedFunc(maps.Keys(m.pending), compareTaskIDs) {
 		t := m.pending[id]
 		err := m.restorer.Restore(ctx, t.RestoreTargets())
 		if errors.Is(err, store.ErrCorruptCheckpoint) {
+			// Restored from scratch in this same step: the records fetched for the task
+			// in this poll are handed to it right after, and the consumer is past them.
 			m.log.Warn("discarding local state with an unreadable checkpoint; restoring it from scratch", "task", id.String(), "error", err)
 			if t, err = m.reopenEmpty(id, t); err != nil {
 				return err
 			}
 			m.pending[id] = t
-			continue // the next step restores it
+			err = m.restorer.Restore(ctx, t.RestoreTargets())
 		}
 		if err != nil {
 			return fmt.Errorf("task %s: restoring: %w", id, err)

@@ -131,6 +131,11 @@ func (m *membership) step(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		id, ok := m.taskOf(p.Topic, p.Partition)
 		t := m.tasks[id]
+		if ok && t == nil && m.pending[id] != nil {
+			// The consumer is past these records: dropping them would lose them.
+			addErr = fmt.Errorf("task %s: records of %s partition %d fetched before the task was restored", id, p.Topic, p.Partition)
+			return
+		}
 		if !ok || t == nil {
 			// Fetched just before the partition was revoked; its next owner reads it
 			// from the committed offset.
