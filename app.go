@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
@@ -23,9 +24,10 @@ import (
 // App is one instance of a stream processing application. Start as many instances with
 // the same ApplicationID as the work needs; they share it through their consumer group.
 type App struct {
-	topo  *plan.Topology
-	cfg   config
-	stats engine.Stats
+	topo *plan.Topology
+	cfg  config
+	// stats are the engine's last published totals; nil before the first.
+	stats atomic.Pointer[Stats]
 
 	mu      sync.Mutex
 	started bool
@@ -128,7 +130,9 @@ func (a *App) Run(ctx context.Context) error {
 		TransactionalID:             transactionalID,
 		RestoreListener:             a.cfg.restoreListener,
 		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
-		Stats:                       &a.stats,
+		PublishStats: func(processed, skipped, dropped int64) {
+			a.stats.Store(&Stats{Processed: processed, SkippedUndecodable: skipped, DroppedRecords: dropped})
+		},
 	})
 	if err := stores.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("eddy: closing stores: %w", err))
@@ -189,9 +193,8 @@ func (a *App) Close() {
 
 // Stats returns the App's running totals; safe to call while it runs.
 func (a *App) Stats() Stats {
-	return Stats{
-		Processed:          a.stats.Processed.Load(),
-		SkippedUndecodable: a.stats.SkippedUndecodable.Load(),
-		DroppedRecords:     a.stats.DroppedRecords.Load(),
+	if s := a.stats.Load(); s != nil {
+		return *s
 	}
+	return Stats{}
 }

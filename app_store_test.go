@@ -38,7 +38,8 @@ func (e *recordingEngine) Close() error {
 }
 
 // TestStoreEngineHoldsTheApplicationsState: the engine given to StoreEngine is the one
-// whose databases hold the tasks' stores, and Run closes it when it returns.
+// whose databases hold the tasks' stores, and Run closes it when it returns; Stats holds
+// the engine's totals.
 func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out"))
 	if err != nil {
@@ -87,6 +88,9 @@ func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
 	cancel()
 	if err := <-ran; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if got, want := app.Stats(), (Stats{Processed: 1}); got != want {
+		t.Errorf("Stats() after Run = %+v, want %+v", got, want)
 	}
 	engine.mu.Lock()
 	defer engine.mu.Unlock()

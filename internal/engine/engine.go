@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
@@ -69,19 +68,12 @@ type Config struct {
 	Replication     int16
 	RestoreListener changelog.RestoreListener
 	Logger          *slog.Logger
-	// Stats, when set, receives running totals after every processed batch.
-	Stats *Stats
-}
-
-// Stats are running totals of an instance, safe to read while it runs.
-type Stats struct {
-	// Processed counts input records processed.
-	Processed atomic.Int64
-	// SkippedUndecodable counts input records skipped because their source could not
-	// deserialize them.
-	SkippedUndecodable atomic.Int64
-	// DroppedRecords counts records that operators dropped (task.Task.Dropped).
-	DroppedRecords atomic.Int64
+	// PublishStats, when set, receives the instance's running totals after every
+	// processed batch and when a membership stops: the input records processed, those
+	// skipped as undecodable, and the records operators dropped (task.Task.Dropped). It is
+	// called from the loop's goroutine with the membership's mutex held, and must return
+	// quickly. The App keeps them for App.Stats.
+	PublishStats func(processed, skippedUndecodable, dropped int64)
 }
 
 // Engine is one running instance: what lives for a whole Run.

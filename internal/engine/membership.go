@@ -196,7 +196,7 @@ func (m *membership) fail(err error) {
 
 // publishStats totals the counters of closed and running tasks. REQUIRES: mu.
 func (m *membership) publishStats() {
-	if m.cfg.Stats == nil {
+	if m.cfg.PublishStats == nil {
 		return
 	}
 	processed, skipped, dropped := m.processed, m.skipped, m.dropped
@@ -205,7 +205,5 @@ func (m *membership) publishStats() {
 		skipped += t.Skipped()
 		dropped += t.Dropped()
 	}
-	m.cfg.Stats.Processed.Store(processed)
-	m.cfg.Stats.SkippedUndecodable.Store(skipped)
-	m.cfg.Stats.DroppedRecords.Store(dropped)
+	m.cfg.PublishStats(processed, skipped, dropped)
 }

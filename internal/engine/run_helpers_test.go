@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// runStats keeps what Run publishes through Config.PublishStats.
+type runStats struct {
+	Processed, SkippedUndecodable, DroppedRecords atomic.Int64
+}
+
+func (s *runStats) publish(processed, skipped, dropped int64) {
+	s.Processed.Store(processed)
+	s.SkippedUndecodable.Store(skipped)
+	s.DroppedRecords.Store(dropped)
+}
 
 // runTimeout bounds every wait of these tests, so that a hang fails instead of blocking.
 const runTimeout = 20 * time.Second
@@ -495,7 +507,7 @@ type runSpec struct {
 }
 
 // runConfig is the one place that builds a Config, with the defaults of runSpec.
-func runConfig(rc *runCluster, s runSpec, log *runLog, stats *Stats) Config {
+func runConfig(rc *runCluster, s runSpec, log *runLog, stats *runStats) Config {
 	rc.t.Helper()
 	if s.stateDir == "" {
 		s.stateDir = rc.t.TempDir()
@@ -540,7 +552,7 @@ func runConfig(rc *runCluster, s runSpec, log *runLog, stats *Stats) Config {
 		Replication:                 1,
 		RestoreListener:             s.restore,
 		Logger:                      slog.New(log),
-		Stats:                       stats,
+		PublishStats:                stats.publish,
 	}
 }
 
@@ -552,14 +564,14 @@ type runInstance struct {
 	done   chan error
 	err    error
 	ended  bool
-	stats  *Stats
+	stats  *runStats
 	log    *runLog
 }
 
 // start runs the instance s describes until stop, or until the test ends.
 func (rc *runCluster) start(s runSpec) *runInstance {
 	rc.t.Helper()
-	inst := &runInstance{rc: rc, name: s.instance, done: make(chan error, 1), stats: &Stats{}, log: &runLog{}}
+	inst := &runInstance{rc: rc, name: s.instance, done: make(chan error, 1), stats: &runStats{}, log: &runLog{}}
 	if inst.name == "" {
 		inst.name = "a"
 	}

@@ -62,8 +62,8 @@ func countingTask(t *testing.T, p int32, keys ...[]byte) *task.Task {
 // Stats total the tasks that run and those that closed (revoked, lost or shut down), as
 // for Processed: a rebalance must not take a task's counts away.
 func TestStatsKeepTheDroppedRecordsOfClosedTasks(t *testing.T) {
-	stats := &Stats{}
-	e := &membership{Engine: &Engine{cfg: Config{Stats: stats}, log: slog.New(slog.DiscardHandler)}, tasks: map[processor.TaskID]*task.Task{}}
+	stats := &runStats{}
+	e := &membership{Engine: &Engine{cfg: Config{PublishStats: stats.publish}, log: slog.New(slog.DiscardHandler)}, tasks: map[processor.TaskID]*task.Task{}}
 	first := countingTask(t, 0, []byte("a"), nil, nil)
 	second := countingTask(t, 1, nil, []byte("b"))
 	e.tasks[first.ID()], e.tasks[second.ID()] = first, second
