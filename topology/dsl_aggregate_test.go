@@ -191,7 +191,7 @@ func TestCogroupReadsRepartitionedInputsInOneSubtopology(t *testing.T) {
 	if want := []string{"buys-by-page-repartition", "clicks-by-page-repartition"}; !slices.Equal(names, want) {
 		t.Errorf("internal topics %v, want %v", names, want)
 	}
-	sub, ok := plan.Of(topo).SubtopologyOf("clicks-by-page-repartition")
+	sub, ok := subtopologyReading(plan.Of(topo), "clicks-by-page-repartition")
 	if !ok {
 		t.Fatalf("no subtopology reads clicks-by-page-repartition:\n%s", topo.Describe())
 	}

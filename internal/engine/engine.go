@@ -39,8 +39,9 @@ import (
 // has validated it.
 type Config struct {
 	ApplicationID string
-	// Topology is the topology as built: Run completes the names of its internal topics
-	// with ApplicationID (Topology.WithApplicationID) before anything else.
+	// Topology is the plan of the topology as built: Run completes the names of its
+	// internal topics and changelogs with ApplicationID (plan.Topology.Complete) before
+	// anything else.
 	Topology *plan.Topology
 	// ClientOpts configure every client the engine makes, after the engine's own
 	// options: the seed brokers, then the user's pass-through options.

@@ -40,9 +40,9 @@ func globalCheckpoint(store string, partition int32) string {
 // the engine's loop between steps (update), and their offsets are committed at each
 // commit of the loop.
 //
-// Concurrency: the stores are written by update, which the loop calls with the engine's
-// mutex held, and read by tasks, which run with that mutex held too (in the loop, or in
-// a group callback that commits revoked tasks). Reads and writes never overlap, so the
+// Concurrency: the stores are written by update, which the loop calls with the current
+// membership's mutex held, and read by tasks, which run with that mutex held too (in the
+// loop, or in a group callback that commits revoked tasks). Reads and writes never overlap, so the
 // stores need no locking of their own.
 type globals struct {
 	log  *slog.Logger
@@ -377,7 +377,7 @@ func (g *globals) apply(fetches kgo.Fetches) (int, error) {
 var bufferedOnly context.Context
 
 // update applies what the client has fetched since the last call, without waiting, and
-// writes it through (without offsets: commit records them). REQUIRES: the engine's mutex.
+// writes it through (without offsets: commit records them). REQUIRES: membership.mu.
 func (g *globals) update() error {
 	n, err := g.apply(g.client.PollFetches(bufferedOnly))
 	if err != nil || n == 0 {

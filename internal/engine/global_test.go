@@ -55,13 +55,7 @@ func TestGlobalBootstrapReadCommittedWaitsForATransactionOpenBelowCommittedRecor
 		t.Fatal(err)
 	}
 
-	b := topology.NewBuilder()
-	topology.AddGlobalStore(b, store.KeyValue("g", serde.String(), serde.String(), store.WithoutLogging()), "g-source", topic, nil)
-	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"in"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := globalStoreTopology(t, topic)
 	admin, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		t.Fatal(err)
@@ -152,13 +146,7 @@ func TestGlobalBootstrapTellsTheRestoreListener(t *testing.T) {
 		}
 	}
 
-	b := topology.NewBuilder()
-	topology.AddGlobalStore(b, store.KeyValue("g", serde.String(), serde.String(), store.WithoutLogging()), "g-source", topic, nil)
-	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"in"})
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := globalStoreTopology(t, topic)
 	stateDir := t.TempDir()
 	bootstrap := func() []string {
 		t.Helper()
@@ -183,4 +171,17 @@ func TestGlobalBootstrapTellsTheRestoreListener(t *testing.T) {
 	if got := bootstrap(); !slices.Equal(got, want) {
 		t.Errorf("first bootstrap told the listener %q, want %q", got, want)
 	}
+}
+
+// globalStoreTopology has the global store "g", filled from topic, and a source of "in".
+func globalStoreTopology(t *testing.T, topic string) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	topology.AddGlobalStore(b, store.KeyValue("g", serde.String(), serde.String(), store.WithoutLogging()), "g-source", topic, nil)
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"in"})
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
 }

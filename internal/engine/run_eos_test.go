@@ -51,21 +51,8 @@ func TestRunExactlyOnceAbortRewindsWithoutDoubleCounting(t *testing.T) {
 	ends := rc.endOffsets(in)
 	rc.waitUntil("the first round is committed", func() bool { return maps.Equal(rc.groupOffsets(app, in), nonEmpty(ends)) })
 
-	fault := rc.cluster.Fault(kfake.Fault{
-		Keys:  []kmsg.Key{kmsg.TxnOffsetCommit},
-		Group: app,
-		Err:   kerr.IllegalGeneration,
-		When:  txnOffsetCommitPast(app, ends),
-	})
-	rc.sendRound(in, parts, 1, want, keys...)
-	if err := fault.Wait(rc.ctx(), 1); err != nil {
-		t.Fatalf("no transaction committed the second round's offsets: %v", err)
-	}
-	rc.sendRound(in, parts, 2, want, keys...)
+	failSecondRoundsOffsetCommit(rc, app, in, parts, ends, kerr.IllegalGeneration, want, keys)
 	committed.waitCount(3 * len(keys))
-	rc.waitUntil("every round is committed", func() bool {
-		return maps.Equal(rc.groupOffsets(app, in), nonEmpty(rc.endOffsets(in)))
-	})
 	inst.mustStop()
 
 	checkExactCounts(t, "counts read committed", rc.readTopic(out, true), want)
@@ -140,21 +127,8 @@ func TestRunExactlyOnceRejoinsAfterATransactionFails(t *testing.T) {
 		t.Fatalf("the group has members %v for the instance, want one", before)
 	}
 
-	fault := rc.cluster.Fault(kfake.Fault{
-		Keys:  []kmsg.Key{kmsg.TxnOffsetCommit},
-		Group: app,
-		Err:   kerr.GroupAuthorizationFailed,
-		When:  txnOffsetCommitPast(app, ends),
-	})
-	rc.sendRound(in, parts, 1, want, keys...)
-	if err := fault.Wait(rc.ctx(), 1); err != nil {
-		t.Fatalf("no transaction committed the second round's offsets: %v", err)
-	}
-	rc.sendRound(in, parts, 2, want, keys...)
+	failSecondRoundsOffsetCommit(rc, app, in, parts, ends, kerr.GroupAuthorizationFailed, want, keys)
 	committed.waitCount(3 * len(keys))
-	rc.waitUntil("every round is committed", func() bool {
-		return maps.Equal(rc.groupOffsets(app, in), nonEmpty(rc.endOffsets(in)))
-	})
 	after := rc.groupMembers(app)["a"]
 	if len(after) != 1 || after[0] == before[0] {
 		t.Errorf("the instance is the group member %v after the failed transaction, want one new member (was %v)", after, before)
@@ -168,4 +142,25 @@ func TestRunExactlyOnceRejoinsAfterATransactionFails(t *testing.T) {
 	if got := inst.stats.Processed.Load(); got <= int64(3*len(keys)) {
 		t.Errorf("Stats.Processed is %d, want more than the %d inputs: the dropped work was not redone", got, 3*len(keys))
 	}
+}
+
+// failSecondRoundsOffsetCommit sends a second round of keys, answers err to the first
+// TxnOffsetCommit that commits offsets past ends (the first round's), sends a third round
+// and waits until the group has committed every round.
+func failSecondRoundsOffsetCommit(rc *runCluster, app, in string, parts int32, ends map[int32]int64, err *kerr.Error, want map[string]int, keys []string) {
+	rc.t.Helper()
+	fault := rc.cluster.Fault(kfake.Fault{
+		Keys:  []kmsg.Key{kmsg.TxnOffsetCommit},
+		Group: app,
+		Err:   err,
+		When:  txnOffsetCommitPast(app, ends),
+	})
+	rc.sendRound(in, parts, 1, want, keys...)
+	if err := fault.Wait(rc.ctx(), 1); err != nil {
+		rc.t.Fatalf("no transaction committed the second round's offsets: %v", err)
+	}
+	rc.sendRound(in, parts, 2, want, keys...)
+	rc.waitUntil("every round is committed", func() bool {
+		return maps.Equal(rc.groupOffsets(app, in), nonEmpty(rc.endOffsets(in)))
+	})
 }

@@ -26,8 +26,6 @@ type Topology struct {
 	InternalTopics []InternalTopic
 	// GlobalStores are in the order they were added.
 	GlobalStores []GlobalStore
-	// ApplicationID is the application id that Complete gave the topology, "" before.
-	ApplicationID string
 }
 
 // Of returns the plan of a *topology.Topology, which package topology keeps unexported:
@@ -37,11 +35,11 @@ var Of func(topology any) *Topology
 
 // Complete returns a copy of t for the application applicationID, in which the names
 // of the internal topics and of the stores' changelog topics are complete:
-// <application id>-<name>-repartition and <application id>-<store>-changelog. The engine
+// <application id>-<name> and <application id>-<store>-changelog. The engine
 // and the test driver call it once, before anything reads a topic name.
 func (t *Topology) Complete(applicationID string) *Topology {
 	full := func(topic string) string { return applicationID + "-" + topic }
-	c := &Topology{ApplicationID: applicationID, GlobalStores: t.GlobalStores}
+	c := &Topology{GlobalStores: t.GlobalStores}
 	for _, s := range t.Subtopologies {
 		cs := &Subtopology{ID: s.ID, Processors: s.Processors}
 		for _, src := range s.Sources {
@@ -121,18 +119,6 @@ func repartitionConfig() map[string]string {
 // <application.id>-<store>-changelog.
 func ChangelogTopic(applicationID, storeName string) string {
 	return applicationID + "-" + storeName + "-changelog"
-}
-
-// SubtopologyOf returns the subtopology whose sources read topic.
-func (t *Topology) SubtopologyOf(topic string) (*Subtopology, bool) {
-	for _, s := range t.Subtopologies {
-		for _, src := range s.Sources {
-			if slices.Contains(src.Topics, topic) {
-				return s, true
-			}
-		}
-	}
-	return nil, false
 }
 
 // SourceTopics returns the topics that the sources read, sorted. Each appears once, as a
