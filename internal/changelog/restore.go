@@ -55,7 +55,11 @@ type Restorer struct {
 	TransactionWait time.Duration
 	// BatchRecords is how many records are written between local commits. Default 10,000.
 	BatchRecords int
-	Listener     RestoreListener
+	// SilenceWarning is how long a restore may read nothing, while it is below its end
+	// and not waiting for a transaction, before it logs a warning, and again after each
+	// such span (TransactionWait.Silent). Default DefaultSilenceWarning, 30 s.
+	SilenceWarning time.Duration
+	Listener       RestoreListener
 	// Logger says when a store restores from scratch, and why. Nil discards.
 	Logger *slog.Logger
 }
@@ -199,7 +203,7 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 		pending = 0
 		return nil
 	}
-	wait := NewTransactionWait(r.Admin, r.TransactionWait, r.logger().With("store", t.Store))
+	wait := NewTransactionWait(r.Admin, r.TransactionWait, r.logger().With("store", t.Store)).WarnAfter(r.SilenceWarning)
 	for next < end {
 		// Polls are bounded so that a read_committed restore notices when it waits at
 		// the last stable offset for a transaction (Restore).
@@ -247,6 +251,9 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 			if err := wait.Stalled(ctx, position); err != nil {
 				return fmt.Errorf("changelog: restoring store %q: %w", t.Store, err)
 			}
+		}
+		if next == before && next < end {
+			wait.Silent("topic", t.Topic, "partition", t.Partition, "position", next, "end", end)
 		}
 	}
 	if err := commit(); err != nil {

@@ -1,10 +1,14 @@
 package changelog_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +16,10 @@ import (
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const topic = "app-s-changelog"
@@ -166,4 +172,73 @@ func TestRestoreReadCommittedFailsWhenATransactionStaysOpenPastTheWait(t *testin
 		t.Errorf("the restore gave up after %s, before its 2 s wait", took)
 	}
 	t.Logf("restore past a hanging transaction: %v", err)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger on one goroutine and a reader on another.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRestoreWarnsWhileItReadsNothing: a changelog partition that the cluster will not
+// serve (every fetch answered NOT_LEADER_OR_FOLLOWER, which the client retries without a
+// word) holds the restore, and with it the task. The restore says so every
+// SilenceWarning, naming the partition and its position, and finishes once the
+// partition is served again.
+func TestRestoreWarnsWhileItReadsNothing(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	seeds := cluster.ListenAddrs()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	producer := newClient(t, seeds, kgo.DefaultProduceTopic(topic))
+	if err := producer.ProduceSync(ctx, kgo.KeyStringRecord("a", "1"), kgo.KeyStringRecord("b", "1")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	unserved := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: topic, Err: kerr.NotLeaderForPartition, Count: -1})
+
+	var logs syncBuffer
+	restorer := newRestorer(t, seeds, time.Minute)
+	restorer.ReadCommitted = false
+	restorer.SilenceWarning = 300 * time.Millisecond
+	restorer.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	target := newTarget(t)
+	restored := make(chan error, 1)
+	go func() { restored <- restorer.Restore(ctx, []changelog.Target{target}) }()
+
+	const warning = "has read nothing for a while"
+	for !strings.Contains(logs.String(), warning) {
+		select {
+		case err := <-restored:
+			t.Fatalf("the restore ended (err %v) while its partition was not served", err)
+		case <-ctx.Done():
+			t.Fatalf("no warning while the restore read nothing; logs:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if line := logs.String(); !strings.Contains(line, "topic="+topic) || !strings.Contains(line, "position=0") || !strings.Contains(line, "end=2") {
+		t.Errorf("the warning does not name the partition, position and end:\n%s", line)
+	}
+	unserved.Remove()
+	if err := <-restored; err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if got, want := contents(t, target.KV), []string{"a=1", "b=1"}; !slices.Equal(got, want) {
+		t.Errorf("restored %v, want %v", got, want)
+	}
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// TransactionWait watches a read_committed read to the end of a log for the time it
-// spends waiting at a last stable offset: a read_committed consumer gets nothing past the
+// TransactionWait watches a read to the end of a log: for the time a read_committed read
+// spends waiting at a last stable offset, and for the time any read brings nothing
+// (Silent). A read_committed read waits at a last stable offset because a read_committed consumer gets nothing past the
 // first offset of the oldest transaction still open, so a read to the high watermark
 // waits there until that transaction ends. The reader calls Stalled after every poll
 // that brought nothing and Progressed after every poll that brought records.
@@ -22,6 +23,10 @@ type TransactionWait struct {
 	log   *slog.Logger
 	// since is when the read began waiting for a transaction; zero while it does not.
 	since time.Time
+	// silence is how long the read may bring nothing before Silent warns; lastProgress
+	// is when it last brought records (or began), lastWarning when Silent last warned.
+	silence                   time.Duration
+	lastProgress, lastWarning time.Time
 }
 
 // NewTransactionWait returns a TransactionWait that lists last stable offsets with
@@ -34,7 +39,36 @@ func NewTransactionWait(admin *kadm.Client, max time.Duration, logger *slog.Logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &TransactionWait{admin: admin, max: max, log: logger}
+	now := time.Now()
+	return &TransactionWait{admin: admin, max: max, log: logger, silence: DefaultSilenceWarning, lastProgress: now, lastWarning: now}
+}
+
+// DefaultSilenceWarning is how long a read to the end of a log may bring nothing, while
+// it does not wait for a transaction, before Silent warns (Restorer.SilenceWarning).
+const DefaultSilenceWarning = 30 * time.Second
+
+// WarnAfter sets how long a read may bring nothing before Silent warns; a value that
+// is not positive keeps DefaultSilenceWarning. It returns w.
+func (w *TransactionWait) WarnAfter(silence time.Duration) *TransactionWait {
+	if silence > 0 {
+		w.silence = silence
+	}
+	return w
+}
+
+// Silent is called after a poll that brought nothing while the read is below its end.
+// Unless the read waits for a transaction (which Stalled logs), it logs a warning with
+// attrs once the read has brought nothing for the silence bound, and again after each
+// such span: the client retries what the cluster refuses (a partition without a leader,
+// a broker down) without surfacing it, and whoever waits for the read would otherwise
+// wait without a word. Kafka Streams has no bound either; it logs its restore progress.
+func (w *TransactionWait) Silent(attrs ...any) {
+	if !w.since.IsZero() || time.Since(w.lastProgress) < w.silence || time.Since(w.lastWarning) < w.silence {
+		return
+	}
+	w.lastWarning = time.Now()
+	w.log.Warn("reading to the end of a log has read nothing for a while, and whoever waits for it waits (is the partition's leader reachable?)",
+		append(attrs, "silent_for", time.Since(w.lastProgress).Round(time.Second))...)
 }
 
 // Stalled is called after a poll that brought nothing, with the position (the next
@@ -76,6 +110,7 @@ func (w *TransactionWait) Stalled(ctx context.Context, positions kadm.Offsets) e
 
 // Progressed is called after a poll that brought records; it logs the end of a wait.
 func (w *TransactionWait) Progressed() {
+	w.lastProgress = time.Now()
 	if w.since.IsZero() {
 		return
 	}

@@ -290,6 +290,9 @@ func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, g
 				return applied, fmt.Errorf("global stores: bootstrapping: %w", err)
 			}
 		}
+		if fetches.NumRecords() == 0 {
+			wait.Silent("global_topics", slices.Sorted(maps.Keys(behind)))
+		}
 	}
 }
 
