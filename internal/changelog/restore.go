@@ -242,19 +242,19 @@ func (r *Restorer) restoreOne(ctx context.Context, t Target, logStart, end int64
 				}
 			}
 		}
-		switch {
-		case next > before:
+		if next > before {
 			wait.Progressed()
-		case r.ReadCommitted && next < end:
+			continue
+		}
+		// Nothing came, and next is still below end.
+		if r.ReadCommitted {
 			position := kadm.Offsets{}
 			position.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: next})
 			if err := wait.Stalled(ctx, position); err != nil {
 				return fmt.Errorf("changelog: restoring store %q: %w", t.Store, err)
 			}
 		}
-		if next == before && next < end {
-			wait.Silent("topic", t.Topic, "partition", t.Partition, "position", next, "end", end)
-		}
+		wait.Silent("topic", t.Topic, "partition", t.Partition, "position", next, "end", end)
 	}
 	if err := commit(); err != nil {
 		return err

@@ -10,11 +10,11 @@ import (
 )
 
 // TransactionWait watches a read to the end of a log: for the time a read_committed read
-// spends waiting at a last stable offset, and for the time any read brings nothing
-// (Silent). A read_committed read waits at a last stable offset because a read_committed consumer gets nothing past the
-// first offset of the oldest transaction still open, so a read to the high watermark
-// waits there until that transaction ends. The reader calls Stalled after every poll
-// that brought nothing and Progressed after every poll that brought records.
+// spends waiting at a last stable offset (Stalled), and for the time any read brings
+// nothing (Silent). A read_committed consumer gets nothing past the first offset of the
+// oldest transaction still open, so a read to the high watermark waits there until that
+// transaction ends. The reader calls Progressed after every poll that brought records,
+// and Stalled (read_committed) and Silent after every poll that brought nothing.
 //
 // A TransactionWait is used by one goroutine.
 type TransactionWait struct {

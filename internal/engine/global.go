@@ -277,10 +277,11 @@ func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, g
 			g.reportBatches()
 			pending = 0
 		}
-		switch {
-		case fetches.NumRecords() > 0: // control records included
+		if fetches.NumRecords() > 0 { // control records included
 			wait.Progressed()
-		case gc.readCommitted:
+			continue
+		}
+		if gc.readCommitted {
 			err := wait.Stalled(ctx, behind)
 			if errors.Is(err, changelog.ErrTransactionOpen) {
 				g.log.Warn("global stores: starting before a transaction open on a global topic has ended; its records are applied once it commits", "error", err)
@@ -290,9 +291,7 @@ func (g *globals) pollToEnd(ctx context.Context, end map[topicPartition]int64, g
 				return applied, fmt.Errorf("global stores: bootstrapping: %w", err)
 			}
 		}
-		if fetches.NumRecords() == 0 {
-			wait.Silent("global_topics", slices.Sorted(maps.Keys(behind)))
-		}
+		wait.Silent("global_topics", slices.Sorted(maps.Keys(behind)))
 	}
 }
 
