@@ -32,13 +32,12 @@ func TestNewReportsEveryConfigurationProblem(t *testing.T) {
 		PollRecords(-1),
 		BufferedRecordsPerPartition(0),
 		ReplicationFactor(0),
-		MaxTaskIdle(-time.Second),
 		StoreEngine(nil),
 	)
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("error %v, want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "MaxTaskIdle", "StoreEngine"} {
+	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "StoreEngine"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
@@ -94,8 +93,10 @@ func TestExactlyOnceCommitsEvery100msUnlessToldOtherwise(t *testing.T) {
 	if app.cfg.commitInterval != time.Second {
 		t.Errorf("exactly-once commit interval %s, want the 1s given", app.cfg.commitInterval)
 	}
-	if _, err := New(passThrough(t), ApplicationID("a"), SeedBrokers("127.0.0.1:9092"), ExactlyOnce(), MaxTaskIdle(time.Second)); !errors.Is(err, ErrInvalidConfig) {
-		t.Errorf("ExactlyOnce with MaxTaskIdle: error %v, want ErrInvalidConfig", err)
+	for _, idle := range []time.Duration{-time.Millisecond, 0, time.Second} {
+		if _, err := New(passThrough(t), ApplicationID("a"), SeedBrokers("127.0.0.1:9092"), ExactlyOnce(), MaxTaskIdle(idle)); err != nil {
+			t.Errorf("ExactlyOnce with MaxTaskIdle(%s): %v", idle, err)
+		}
 	}
 }
 

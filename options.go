@@ -74,13 +74,18 @@ func CommitInterval(d time.Duration) Opt {
 // read_committed, a zombie instance whose tasks moved is fenced by the group generation,
 // and stores apply a commit's writes only once its transaction committed, so a crash
 // never leaves local state ahead of its changelog. Off by default. Kafka Streams:
-// processing.guarantee=exactly_once_v2. Not yet combined with MaxTaskIdle.
+// processing.guarantee=exactly_once_v2.
 func ExactlyOnce() Opt { return func(c *config) { c.exactlyOnce = true } }
 
-// MaxTaskIdle is how long a task with several input partitions waits for an empty one to
-// receive records before processing the others, trading latency for event-time order
-// across partitions. Default 0: never wait. Kafka Streams: max.task.idle.ms (whose 0
-// also waits for a fetch in flight; Eddy's does not).
+// MaxTaskIdle sets how a task with several input partitions (a join, a merge) orders
+// their records when one of them is empty. With d >= 0, the task processes none of its
+// records while an empty partition may still have records on their way: until the
+// consumer has fetched everything the partition held when its end was last learned, and
+// then d more. So a backlog is processed in event-time order across the partitions, the
+// same whatever the consumer fetched first, at the cost of d of latency (and of a fetch
+// round trip) when one input is idle. A negative d never waits: records are processed as
+// they are fetched, which is fastest and depends on fetch timing. Default 0. Kafka
+// Streams: max.task.idle.ms (KIP-353, KIP-695), whose -1 is a negative d here.
 func MaxTaskIdle(d time.Duration) Opt { return func(c *config) { c.maxTaskIdle = d } }
 
 // PollRecords bounds how many records one poll returns, and so how long a rebalance may
@@ -164,14 +169,6 @@ func (c *config) validate() error {
 	}
 	if c.commitInterval <= 0 {
 		bad("CommitInterval must be positive, got %s", c.commitInterval)
-	}
-	if c.maxTaskIdle < 0 {
-		bad("MaxTaskIdle must not be negative, got %s", c.maxTaskIdle)
-	}
-	if c.exactlyOnce && c.maxTaskIdle > 0 {
-		// A transaction commits every polled offset, so every polled record must be
-		// processed by then; waiting for idle partitions would break that.
-		bad("MaxTaskIdle is not supported with ExactlyOnce yet")
 	}
 	if c.bufferedPerPartition <= 0 {
 		bad("BufferedRecordsPerPartition must be positive, got %d", c.bufferedPerPartition)

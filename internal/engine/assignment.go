@@ -78,8 +78,10 @@ func (m *membership) onLost(_ context.Context, _ *kgo.Client, lost map[string][]
 // resetOffsets starts partitions without a committed offset at their end for sources
 // whose offset reset is Latest; the client starts the others at the beginning. Kafka
 // Streams: Topology.AutoOffsetReset per source. A committed offset that is out of range
-// (deleted by retention) is reset to the beginning whatever the source says.
-func (m *membership) resetOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+// (deleted by retention) is reset to the beginning whatever the source says. The
+// offsets become exact ones, recorded for the tasks (recordStarts). Called by the
+// client's group goroutine after onAssigned.
+func (m *membership) resetOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	noCommit := kgo.NewOffset().AtStart()
 	for _, sub := range m.cfg.Topology.Subtopologies {
 		for _, src := range sub.Sources {
@@ -95,6 +97,7 @@ func (m *membership) resetOffsets(_ context.Context, offsets map[string]map[int3
 			}
 		}
 	}
+	m.recordStarts(ctx, offsets)
 	return offsets, nil
 }
 
@@ -139,6 +142,7 @@ func (m *membership) openTask(id processor.TaskID) (*task.Task, error) {
 		DB:              db,
 		GlobalStores:    m.global.kvs(),
 		Collector:       m.collector,
+		IdleWait:        m.cfg.MaxTaskIdle >= 0,
 		MaxIdle:         m.cfg.MaxTaskIdle,
 		SkipUndecodable: m.cfg.SkipUndecodable,
 		Logger:          m.log,

@@ -30,9 +30,10 @@ import (
 // Exactly once (commitTransaction), inside the transaction that beginTransaction opened:
 //  1. every task prepares, as above;
 //  2. franz-go's session ends the transaction: it flushes the producer, commits the
-//     offsets of every polled record with the group's generation (all processed: the
-//     loop drains the tasks each step), and commits the transaction unless a rebalance
-//     or an error makes that unsafe;
+//     tasks' input offsets with the group's generation (taskOffsets: not those of
+//     every polled record, as a task may hold records it has not processed, waiting for
+//     another input), and commits the transaction unless a rebalance or an error makes
+//     that unsafe;
 //  3. committed: every task post-commits; aborted: every task aborts (rolls back to its
 //     last commit) and the session rewinds the consumer to the committed offsets.
 
@@ -150,10 +151,10 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 		// Nothing was processed since the last commit, whose flush left nothing held.
 		return nil
 	}
-	// What processors hold back belongs to this transaction; the session commits the
-	// offsets of every polled record itself. After an error the transaction stays
-	// open, and shutdown aborts it.
-	if _, err := prepareCommit(m.tasks); err != nil {
+	// What processors hold back belongs to this transaction. After an error the
+	// transaction stays open, and shutdown aborts it.
+	offsets, err := prepareCommit(m.tasks)
+	if err != nil {
 		return err
 	}
 	m.inTxn = false
@@ -168,6 +169,10 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 	// finds itself out of the group.
 	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
 	defer cancel()
+	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		taskOffsets(req, offsets)
+		return nil
+	})
 	m.cancelEnd.Store(&cancel)
 	committed, err := m.txn.End(ctx, kgo.TryCommit)
 	m.cancelEnd.Store(nil)
@@ -187,6 +192,31 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// taskOffsets makes the offset commit of a transaction commit the offsets that the tasks
+// consumed (offsets, from prepareCommit) instead of those franz-go's session puts in it:
+// the offset after every record the client handed over. Partitions whose task did not
+// move are left out. The session takes the request as sent for its view of what is
+// committed, and rewinds to that view after an abort. A topic missing from the
+// session's request (a task moves only past records the client handed over, so none
+// should be) has no topic id, and franz-go then sends the request as v5, by name.
+func taskOffsets(req *kmsg.TxnOffsetCommitRequest, offsets map[string]map[int32]kgo.EpochOffset) {
+	ids := make(map[string][16]byte, len(req.Topics))
+	for _, t := range req.Topics {
+		ids[t.Topic] = t.TopicID
+	}
+	req.Topics = req.Topics[:0]
+	for _, topic := range slices.Sorted(maps.Keys(offsets)) {
+		t := kmsg.NewTxnOffsetCommitRequestTopic()
+		t.Topic, t.TopicID = topic, ids[topic]
+		for _, p := range slices.Sorted(maps.Keys(offsets[topic])) {
+			part := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			part.Partition, part.Offset, part.LeaderEpoch, part.Metadata = p, offsets[topic][p].Offset, -1, &req.MemberID
+			t.Partitions = append(t.Partitions, part)
+		}
+		req.Topics = append(req.Topics, t)
+	}
 }
 
 func (m *membership) commitOffsets(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {

@@ -48,11 +48,18 @@ type Config struct {
 	ClientOpts []kgo.Opt
 	// StateDir is this application's state directory; each task keeps its stores in a
 	// subdirectory named after its id.
-	StateDir        string
-	Stores          store.Engine
-	CommitInterval  time.Duration
-	MaxTaskIdle     time.Duration
-	SkipUndecodable bool
+	StateDir       string
+	Stores         store.Engine
+	CommitInterval time.Duration
+	// MaxTaskIdle is how long a task waits for a caught-up empty input partition before
+	// its other inputs run ahead; negative never waits, not even for records on their
+	// way (Kafka Streams' max.task.idle.ms, -1 included). See idle.go.
+	MaxTaskIdle time.Duration
+	// FetchStallTimeout is how long a task waits for the records of an empty input
+	// partition below its end, when listing the end again shows nothing new, before it
+	// takes the partition as caught up (idle.go). 0 is DefaultFetchStallTimeout.
+	FetchStallTimeout time.Duration
+	SkipUndecodable   bool
 	// PollRecords bounds the records taken per poll, so that a rebalance held back while
 	// a batch is processed waits at most one batch.
 	PollRecords int

@@ -124,6 +124,7 @@ func (m *membership) step(ctx context.Context, fetches kgo.Fetches) error {
 	if err := m.restorePending(ctx); err != nil {
 		return err
 	}
+	m.applyStarts()
 	var addErr error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if addErr != nil || len(p.Records) == 0 {
@@ -143,16 +144,40 @@ func (m *membership) step(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		inputs := m.inputs[:0]
 		for _, r := range p.Records {
-			inputs = append(inputs, task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: headers(r.Headers)})
+			inputs = append(inputs, task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: headers(r.Headers), Control: r.Attrs.IsControl()})
 		}
 		addErr = t.Add(inputs)
 		clear(inputs) // Add keeps nothing of the slice: drop its references to the records
 		m.inputs = inputs
+		if m.txn != nil {
+			t.SetEnd(p.Topic, p.LastStableOffset)
+		} else {
+			t.SetEnd(p.Topic, p.HighWatermark)
+		}
 	})
 	if addErr != nil {
 		return addErr
 	}
 	ids := slices.SortedFunc(maps.Keys(m.tasks), compareTaskIDs)
+	if err := m.processReady(ids); err != nil {
+		return err
+	}
+	if m.learnEnds(ctx) {
+		if err := m.processReady(ids); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if _, err := m.tasks[id].PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// processReady processes the records that the tasks ids hold and may process now, a
+// bounded share per task per round, until none is left. REQUIRES: mu.
+func (m *membership) processReady(ids []processor.TaskID) error {
 	for progress := true; progress; {
 		progress = false
 		for _, id := range ids {
@@ -168,11 +193,6 @@ func (m *membership) step(ctx context.Context, fetches kgo.Fetches) error {
 				}
 				progress = true
 			}
-		}
-	}
-	for _, id := range ids {
-		if _, err := m.tasks[id].PunctuateWallClock(); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -48,6 +48,8 @@ type membership struct {
 	// inputs is step's buffer for the records of one fetched partition, reused. Loop
 	// goroutine only.
 	inputs []task.Input
+	// idle is what task idling needs (idle.go).
+	idle idling
 
 	// callbacksWaiting is set when a rebalance waits for the loop to allow it: under
 	// exactly-once the loop then commits at once instead of at the commit interval.
@@ -116,6 +118,8 @@ func (m *membership) join(partitions map[string]int32) error {
 		// partition resumed (fetchGate) or newly assigned waits up to this long too.
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Transaction markers move the tasks' positions and committed offsets (idle.go).
+		kgo.KeepControlRecords(),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.OnPartitionsAssigned(m.onAssigned),
 		kgo.OnPartitionsRevoked(m.onRevoked),

@@ -419,6 +419,13 @@ func (l *runLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// has reports whether a line logged so far contains text.
+func (l *runLog) has(text string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, text) })
+}
+
 func (l *runLog) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return &runLogAttrs{runLog: l, attrs: attrs}
 }
@@ -499,6 +506,7 @@ type runSpec struct {
 	// commitInterval defaults to 50 ms.
 	commitInterval  time.Duration
 	maxTaskIdle     time.Duration
+	fetchStall      time.Duration // FetchStallTimeout; default DefaultFetchStallTimeout
 	skipUndecodable bool
 	pollRecords     int // default 1000
 	buffered        int // BufferedRecordsPerPartition; default 1000
@@ -545,6 +553,7 @@ func runConfig(rc *runCluster, s runSpec, log *runLog, stats *runStats) Config {
 		Stores:                      s.stores,
 		CommitInterval:              s.commitInterval,
 		MaxTaskIdle:                 s.maxTaskIdle,
+		FetchStallTimeout:           s.fetchStall,
 		SkipUndecodable:             s.skipUndecodable,
 		PollRecords:                 s.pollRecords,
 		BufferedRecordsPerPartition: s.buffered,

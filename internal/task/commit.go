@@ -3,6 +3,7 @@ package task
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/processor"
@@ -97,6 +98,11 @@ func (t *Task) Abort() error {
 		clear(q.records)
 		q.records, q.head = q.records[:0], 0
 		q.consumed, q.skippedTo = 0, 0
+		// The consumer reads again from the committed offset, or from where it started.
+		q.position, q.caughtUpSince = q.start, time.Time{}
+		if next, ok := t.committed[q.topic]; ok {
+			q.position = next
+		}
 	}
 	t.consumed = maps.Clone(t.committed)
 	for _, c := range t.caches {

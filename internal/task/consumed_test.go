@@ -14,9 +14,9 @@ import (
 )
 
 // TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords checks the offsets a task
-// gives the engine to commit (PrepareCommit): after the records processed or skipped,
-// not after those only queued, only those that moved since the last commit, and none
-// after an abort, which takes the task back to its last commit.
+// gives the engine to commit (PrepareCommit): after the records processed or skipped and
+// the transaction markers, not after those only queued, only those that moved since the
+// last commit, and none after an abort, which takes the task back to its last commit.
 func TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords(t *testing.T) {
 	b := topology.NewBuilder()
 	topology.To(topology.Merge(
@@ -107,4 +107,19 @@ func TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords(t *testing.T) {
 	check("after a skipped record behind a queued one", map[string]int64{"b": 22})
 	process(1)
 	check("after the queued record", map[string]int64{"b": 24})
+
+	// Transaction markers are never processed; committed offsets step over them, at once
+	// when nothing is queued before them, else with the records before them.
+	marker := func(topic string, offset int64) task.Input {
+		return task.Input{Topic: topic, Offset: offset, Control: true}
+	}
+	if err := tk.Add([]task.Input{marker("a", 13), input("b", 24, one), marker("b", 25)}); err != nil {
+		t.Fatal(err)
+	}
+	check("after markers, one behind a queued record", map[string]int64{"a": 14, "b": 24})
+	process(1)
+	check("after the record before the marker", map[string]int64{"a": 14, "b": 26})
+	if ok, err := tk.Process(); ok || err != nil {
+		t.Fatalf("Process() with only markers added = %v, %v; want nothing to process", ok, err)
+	}
 }

@@ -42,8 +42,15 @@ type Config struct {
 	// and keeps them up to date; the task only reads them, from its goroutine.
 	GlobalStores map[string]store.KeyValueStore
 	Collector    Collector
-	// MaxIdle is how long the task waits for an empty input partition before processing
-	// the others (Kafka Streams: max.task.idle.ms). 0 never waits.
+	// IdleWait makes a task with several input partitions wait for an empty one before
+	// its other inputs run ahead (Kafka Streams' max.task.idle.ms >= 0, KIP-695): until
+	// the partition is known to be caught up (SetPosition, SetEnd and the records added
+	// tell), and then MaxIdle more. Without it the task processes whatever it holds, as
+	// Kafka Streams' max.task.idle.ms = -1 does: what a caller that feeds records in
+	// the order it wants them processed (the test driver) needs.
+	IdleWait bool
+	// MaxIdle is how long a waiting task waits for a caught-up empty partition. Kafka
+	// Streams: max.task.idle.ms.
 	MaxIdle time.Duration
 	// SkipUndecodable makes the task skip, count and log records that its sources cannot
 	// deserialize, instead of failing.
@@ -125,7 +132,7 @@ func New(cfg Config) (*Task, error) {
 		now:           cfg.Now,
 		log:           cfg.Logger.With("task", cfg.ID.String()),
 		skipBad:       cfg.SkipUndecodable,
-		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.MaxIdle, cfg.Now()),
+		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.IdleWait, cfg.MaxIdle),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
 		globals:       cfg.GlobalStores,
@@ -268,12 +275,18 @@ func (t *Task) Init() error {
 
 // Add deserializes records and queues them for processing. A record that cannot be
 // deserialized fails with a *processor.DeserializationError, or is skipped and counted.
+// Transaction markers (Input.Control) are not queued: they only move the offsets.
 func (t *Task) Add(records []Input) error {
 	for _, in := range records {
 		src, ok := t.sources[in.Topic]
 		q := t.group.queue(in.Topic)
 		if !ok || q == nil || in.Partition != t.id.Partition {
 			return fmt.Errorf("task %s: record of topic %q partition %d does not belong to it", t.id, in.Topic, in.Partition)
+		}
+		q.fetched(in.Offset)
+		if in.Control {
+			q.skip(in.Offset)
+			continue
 		}
 		meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
 		rec, err := src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
@@ -283,11 +296,7 @@ func (t *Task) Add(records []Input) error {
 				return derr
 			}
 			t.skipped++
-			if q.len() == 0 {
-				q.consumed = in.Offset + 1
-			} else {
-				q.skippedTo = in.Offset + 1 // committing it now would skip the queued records
-			}
+			q.skip(in.Offset)
 			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
 			continue
 		}
@@ -296,16 +305,45 @@ func (t *Task) Add(records []Input) error {
 	return nil
 }
 
+// SetPosition tells the task where the consumer starts reading its input partition of
+// topic: the offset of the first record it will hand over. A waiting task
+// (Config.IdleWait) needs it to know when the partition is caught up.
+func (t *Task) SetPosition(topic string, offset int64) {
+	if q := t.group.queue(topic); q != nil {
+		q.start, q.position = offset, max(q.position, offset)
+	}
+}
+
+// SetEnd tells the task the end of its input partition of topic as the consumer last
+// learned it: the high watermark, or the last stable offset for a read_committed
+// consumer. The engine calls it with every fetch that hands over records, and after
+// listing the ends of the partitions that EachBlocking reports.
+func (t *Task) SetEnd(topic string, end int64) {
+	if q := t.group.queue(topic); q != nil {
+		q.end = end
+	}
+}
+
+// EachBlocking calls fn with each empty input partition that keeps a waiting task
+// (Config.IdleWait) from processing the records it holds: position is where the
+// consumer reads it and end where it ends, -1 where the task does not know.
+func (t *Task) EachBlocking(fn func(topic string, position, end int64)) {
+	t.group.blocking(func(q *queue) { fn(q.topic, q.position, q.end) })
+}
+
+// AssumeCaughtUp makes the task treat its input partition of topic as caught up at
+// end: for a partition whose end lies past records the consumer will never hand over
+// (removed by compaction or retention after the end was learned).
+func (t *Task) AssumeCaughtUp(topic string, end int64) {
+	if q := t.group.queue(topic); q != nil {
+		q.end, q.position = end, max(q.position, end)
+	}
+}
+
 // Process processes the next record, if one is ready, and the stream-time punctuators it
 // makes due. It reports whether it processed a record.
 func (t *Task) Process() (bool, error) {
-	// Only a group that waits for empty partitions reads the wall clock: a time.Now per
-	// record is a visible share of a simple record's cost.
-	var now time.Time
-	if t.group.waits() {
-		now = t.now()
-	}
-	r, ok := t.group.next(now)
+	r, ok := t.group.next(t.now)
 	if !ok {
 		return false, nil
 	}

@@ -19,9 +19,8 @@
 // owns them all) times the scenario's caching processors (one: the count, the windowed
 // count, or the join's table). 0 turns the cache off (topology.WithoutRecordCache).
 //
-// The join runs with eddy.MaxTaskIdle(500ms) at least once, so that the table is read
-// before the stream records that look it up, as Kafka Streams' default max.task.idle.ms=0
-// (which waits for a fetch in flight) arranges; see run.
+// Both run with max task idle at its default, 0, under which the join's table is read
+// before the stream records that look it up (KIP-695).
 package main
 
 import (
@@ -70,15 +69,6 @@ func run(ctx context.Context, f contender.Flags) error {
 	}
 	if f.ExactlyOnce {
 		appOpts = append(appOpts, eddy.ExactlyOnce())
-	}
-	if f.Scenario == "join" && !f.ExactlyOnce {
-		// The table must be read before the stream records that look it up. Kafka
-		// Streams' default max.task.idle.ms=0 waits for a fetch in flight to an empty
-		// partition; Eddy's MaxTaskIdle(0) does not wait at all, so the stream's first
-		// fetches would be joined with an empty table. A partition that has been empty
-		// this long no longer holds the others back, so once the table is read the wait
-		// costs nothing.
-		appOpts = append(appOpts, eddy.MaxTaskIdle(500*time.Millisecond))
 	}
 	app, err := eddy.New(topo, appOpts...)
 	if err != nil {
