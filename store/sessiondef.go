@@ -104,7 +104,7 @@ func (d SessionDef[K, V]) wrap(s SessionStore) Sessions[K, V] {
 // goroutine. Kafka Streams: SessionStore.
 type Sessions[K, V any] interface {
 	// Put stores value for the session of key from start to end (both included). A
-	// session that ended before the observed stream time − retention is dropped.
+	// session in an expired segment (see WindowStore) is dropped.
 	Put(key K, start, end time.Time, value V) error
 	// Remove removes the session of key from start to end.
 	Remove(key K, start, end time.Time) error

@@ -185,8 +185,8 @@ func (d WindowDef[K, V]) wrap(s WindowStore) Windows[K, V] {
 // (about 292 million years either way) is an error. It has the concurrency rules of the
 // store under it: one task, one goroutine. Kafka Streams: WindowStore.
 type Windows[K, V any] interface {
-	// Put stores value for the window of key starting at windowStart. A window that
-	// started before the observed stream time − retention is dropped.
+	// Put stores value for the window of key starting at windowStart. A window in an
+	// expired segment (see WindowStore) is dropped.
 	Put(key K, windowStart time.Time, value V) error
 	// Delete removes the window of key starting at windowStart (all its duplicates).
 	Delete(key K, windowStart time.Time) error
