@@ -72,6 +72,9 @@ type Task struct {
 	raw    map[string]store.KeyValueStore
 	stores map[string]store.KeyValueStore
 	caches []*cache.Store
+	// layers are the window and session stores over stores, one per store, which every
+	// processor connected to the store shares (StateStore). Abort resets them.
+	layers map[string]store.Layer
 	// globals are the global stores, read-only.
 	globals map[string]store.KeyValueStore
 
@@ -128,6 +131,7 @@ func New(cfg Config) (*Task, error) {
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.MaxIdle, cfg.Now()),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
+		layers:        map[string]store.Layer{},
 		globals:       cfg.GlobalStores,
 		nodes:         map[string]*node{},
 		sources:       map[string]*plan.Source{},
@@ -154,6 +158,11 @@ func New(cfg Config) (*Task, error) {
 			s = c
 		}
 		t.stores[name] = s
+		// An invalid definition gets no layer: its handles fail with its error at their
+		// first call, as they do outside a task.
+		if l, ok, err := store.NewLayer(st.Def, s); ok && err == nil {
+			t.layers[name] = l
+		}
 	}
 	for _, src := range cfg.Subtopology.Sources {
 		for _, topic := range src.Topics {
@@ -191,9 +200,11 @@ func (t *Task) Skipped() int64   { return t.skipped }
 
 // Dropped counts the records that the task's processors dropped by design, summing
 // their counts (plan.DropCounter): records too late for their window, or with a null
-// key or value that an operator ignores. Undecodable records are not among them (see
-// Skipped). Records processed again after a rollback (Abort) count again, as in
-// Processed. 0 before Init.
+// key or value that an operator ignores; and the puts its window and session stores
+// dropped because their segment had expired (store.Layer.ExpiredPuts; Kafka Streams
+// records both in the task's dropped-records sensor). Undecodable records are not among
+// them (see Skipped). Records processed again after a rollback (Abort) count again, as
+// in Processed. 0 before Init.
 func (t *Task) Dropped() int64 {
 	if !t.initialized {
 		return 0
@@ -203,6 +214,9 @@ func (t *Task) Dropped() int64 {
 		if c, ok := t.nodes[p.Name].proc.(plan.DropCounter); ok {
 			n += c.DroppedRecords()
 		}
+	}
+	for _, l := range t.layers {
+		n += l.ExpiredPuts()
 	}
 	return n
 }
