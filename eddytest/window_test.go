@@ -85,3 +85,60 @@ func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
 		}
 	}
 }
+
+// minuteCounts is windowCounts in segments of a minute: expiry within a segment is known
+// only to the layer that wrote it, until it publishes it.
+var minuteCounts = store.Window("minute-counts", serde.String(), serde.Int64(), 30*time.Second, 10*time.Second,
+	store.WithSegmentInterval(time.Minute))
+
+type minuteCounter struct{ w store.Windows[string, int64] }
+
+func (c *minuteCounter) Init(ctx processor.InitContext) error {
+	c.w = minuteCounts.From(ctx)
+	return nil
+}
+
+func (c *minuteCounter) Process(_ processor.Context[string, int64], r processor.Record[string, string]) error {
+	start := r.Timestamp.Truncate(10 * time.Second)
+	n, _, err := c.w.Fetch(r.Key, start)
+	if err != nil {
+		return err
+	}
+	return c.w.Put(r.Key, start, n+1)
+}
+
+// A handle on the driver's store hides what the processors' store expired, though the
+// meta record of the store was last written at the first window of its segment.
+func TestAHandleOnTheDriversWindowStoreAgreesWithTheProcessors(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
+	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &minuteCounter{} }, "in")
+	topology.AddStore(b, minuteCounts, "count")
+	d := newDriver(t, buildTopology(t, b))
+	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
+	for _, at := range []int64{1, 15, 35} {
+		if err := in.Pipe("a", "x", time.Unix(at, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, err := d.KeyValueStore("minute-counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := minuteCounts.Wrap(kv).All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var starts []int64
+	for it.Next() {
+		starts = append(starts, it.Start().Unix())
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Observed time 30 s: the window of 0 s expired, that of 10 s has not.
+	if want := []int64{10, 30}; !slices.Equal(starts, want) {
+		t.Errorf("window starts in the store %v, want %v", starts, want)
+	}
+}

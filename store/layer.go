@@ -18,6 +18,12 @@ type Layer interface {
 	// (see WindowStore), since the layer was made; Reset keeps the count. Kafka Streams
 	// records them in the task's dropped-records metric, and so does the engine.
 	ExpiredPuts() int64
+	// Publish writes what the layer knows in memory, its observed stream time and
+	// sequence limit, into the store's meta record, without logging it (a changelog
+	// keeps the meta record of the last segment move), so that another layer over the
+	// same KeyValueStore, such as the test driver's handles, reads them and agrees with
+	// this one. The engine does not need it.
+	Publish() error
 }
 
 // NewLayer returns the layer of def over kv: a WindowStore for a WindowDef, a
@@ -53,6 +59,8 @@ func (d SessionDef[K, V]) layer(kv KeyValueStore) (Layer, error) {
 
 func (w *windowStore) Reset()             { w.seg.reset() }
 func (w *windowStore) ExpiredPuts() int64 { return w.seg.expiredPuts }
+func (w *windowStore) Publish() error     { return w.seg.publish() }
 
 func (s *sessionStore) Reset()             { s.seg.reset() }
 func (s *sessionStore) ExpiredPuts() int64 { return s.seg.expiredPuts }
+func (s *sessionStore) Publish() error     { return s.seg.publish() }

@@ -424,6 +424,18 @@ func (s *segmented) admit(t int64) (bool, error) {
 	return false, nil
 }
 
+// publish writes the meta record as the layer knows it, unlogged; nothing before the
+// first put.
+func (s *segmented) publish() error {
+	if !s.loaded || !s.known {
+		return nil
+	}
+	if err := s.quiet.Put(metaKey, s.meta().encode()); err != nil {
+		return s.errorf("writing its meta record: %w", err)
+	}
+	return nil
+}
+
 // reset forgets what the layer keeps in memory, for a store rolled back under it: the
 // next call reads the meta record again.
 func (s *segmented) reset() {

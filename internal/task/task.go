@@ -180,15 +180,22 @@ func (t *Task) Subtopology() *plan.Subtopology { return t.sub }
 
 // UnloggedStore returns the store name as the task's processors see it, but writing to no
 // changelog: the raw store, or, for a cached store, its cache.Store.Unlogged view,
-// which writes the cache back before each call. For the test driver.
-func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool) {
+// which writes the cache back before each call. For the test driver. For a window or
+// session store, it first has the task's layer publish its observed time
+// (store.Layer.Publish), so that a layer the caller makes over the store agrees with it.
+func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool, error) {
+	if l, ok := t.layers[name]; ok {
+		if err := l.Publish(); err != nil {
+			return nil, false, fmt.Errorf("task %s: %w", t.id, err)
+		}
+	}
 	for _, c := range t.caches {
 		if c.Name() == name {
-			return c.Unlogged(), true
+			return c.Unlogged(), true, nil
 		}
 	}
 	s, ok := t.raw[name]
-	return s, ok
+	return s, ok, nil
 }
 
 // StreamTime is the largest event time the task has processed.
