@@ -129,24 +129,13 @@ func TestJoinWindowedSelfJoinOfALateRecord(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.StreamFrom(b, "left", serde.String(), serde.String())
 	topology.To(topology.JoinWindowed(s, s, "self", topology.JoinWindowsOfTimeDifferenceAndGrace(10*time.Second, 2*time.Second),
-		func(_, v, o string) string { return joinArgs(v, true, o, true) }), "self-out", serde.String(), serde.String())
-	d := startDriver(t, b)
-	out := &joinReader{d: d, topic: "self-out"}
-	steps := []struct {
-		value string
-		at    time.Duration
-		want  []string
-	}{
-		{"v1", 61 * time.Second, []string{"[v1, v1]@1m1s"}},
-		{"v2", 110 * time.Second, []string{"[v2, v2]@1m50s"}},
-		{"late", 70 * time.Second, nil},
-	}
-	for _, st := range steps {
-		pipeJoin(t, d, "left", keyOf("k"), st.value, time.Unix(0, 0).Add(st.at))
-		if got := lateValues(out.read()); !slices.Equal(got, st.want) {
-			t.Errorf("%s at %v: wrote %v, want %v", st.value, st.at, got, st.want)
-		}
-	}
+		func(_, v, o string) string { return joinArgs(v, true, o, true) }), "out", serde.String(), serde.String())
+	runLeftSteps(t, b, []leftStep{
+		{"v1", 61 * time.Second, []string{"[v1, v1]@1m1s"}, 0},
+		{"v2", 110 * time.Second, []string{"[v2, v2]@1m50s"}, 0},
+		// Kept in both stores (their segment lives), and hidden.
+		{"late", 70 * time.Second, nil, 0},
+	})
 }
 
 // A record is dropped from its own side's store, and counted, when its segment expired
@@ -160,19 +149,28 @@ func TestJoinWindowedCountsTheRecordsItsStoreDrops(t *testing.T) {
 	l := topology.StreamFrom(b, "left", serde.String(), serde.String())
 	r := topology.StreamFrom(b, "right", serde.String(), serde.String())
 	topology.To(topology.LeftJoinWindowed(l, r, "left", topology.JoinWindowsOfTimeDifferenceAndGrace(10*time.Second, 2*time.Second),
-		func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }), "left-out", serde.String(), serde.String())
-	d := startDriver(t, b)
-	out := &joinReader{d: d, topic: "left-out"}
-	steps := []struct {
-		value   string
-		at      time.Duration
-		want    []string
-		dropped int64
-	}{
+		func(_, v, o string, found bool) string { return joinArgs(v, true, o, found) }), "out", serde.String(), serde.String())
+	runLeftSteps(t, b, []leftStep{
 		{"A", 130 * time.Second, nil, 0},
 		{"expired", 50 * time.Second, []string{"[expired, null]@50s"}, 1},
 		{"hidden", 100 * time.Second, []string{"[hidden, null]@1m40s"}, 1},
-	}
+	})
+}
+
+// leftStep is a record piped to "left" (key "k"), what the join then writes to "out",
+// as value@time, and the driver's count of dropped records after it.
+type leftStep struct {
+	value   string
+	at      time.Duration
+	want    []string
+	dropped int64
+}
+
+// runLeftSteps runs the topology of b on the test driver and checks each step.
+func runLeftSteps(t *testing.T, b *topology.Builder, steps []leftStep) {
+	t.Helper()
+	d := startDriver(t, b)
+	out := &joinReader{d: d, topic: "out"}
 	for _, st := range steps {
 		pipeJoin(t, d, "left", keyOf("k"), st.value, time.Unix(0, 0).Add(st.at))
 		if got := lateValues(out.read()); !slices.Equal(got, st.want) {
