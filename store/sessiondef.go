@@ -63,7 +63,9 @@ func (d SessionDef[K, V]) config() SessionConfig {
 
 // From returns the typed handle of the store in the processor whose context ctx is. When
 // the store is not connected to that processor, or is not a session store, every call of
-// the handle fails with an error that says so.
+// the handle fails with an error that says so. In a task, the handles of every processor
+// are over the task's one layer of the store (see Layer): they see one observed stream
+// time.
 func (d SessionDef[K, V]) From(ctx processor.InitContext) Sessions[K, V] {
 	s, err := ctx.StateStore(d.name)
 	if err != nil {

@@ -144,7 +144,9 @@ func (d WindowDef[K, V]) config() WindowConfig {
 
 // From returns the typed handle of the store in the processor whose context ctx is. When
 // the store is not connected to that processor, or is not a window store, every call of
-// the handle fails with an error that says so.
+// the handle fails with an error that says so. In a task, the handles of every processor
+// are over the task's one layer of the store (see Layer): they see one observed stream
+// time.
 func (d WindowDef[K, V]) From(ctx processor.InitContext) Windows[K, V] {
 	s, err := ctx.StateStore(d.name)
 	if err != nil {
