@@ -321,10 +321,14 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 //
 // A store with a cache
 // (store.WithCaching; the DSL's tables and aggregations) writes its cache back, to the
-// store and its changelog, before each call, as a commit would.
+// store and its changelog, before each call, as a commit would. A window or session
+// store wrapped with its definition hides what the processors' store had expired when
+// KeyValueStore was called: take the store again after piping more records.
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	for _, t := range d.tasks {
-		if s, ok := t.UnloggedStore(name); ok {
+		if s, ok, err := t.UnloggedStore(name); err != nil {
+			return nil, fmt.Errorf("eddytest: %w", err)
+		} else if ok {
 			return s, nil
 		}
 	}

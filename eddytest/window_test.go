@@ -17,10 +17,14 @@ import (
 var windowCounts = store.Window("window-counts", serde.String(), serde.Int64(), 30*time.Second, 10*time.Second,
 	store.WithSegmentInterval(10*time.Second))
 
-type windowCounter struct{ w store.Windows[string, int64] }
+// windowCounter counts records per key and 10 s window in def, and forwards the counts.
+type windowCounter struct {
+	def store.WindowDef[string, int64]
+	w   store.Windows[string, int64]
+}
 
 func (c *windowCounter) Init(ctx processor.InitContext) error {
-	c.w = windowCounts.From(ctx)
+	c.w = c.def.From(ctx)
 	return nil
 }
 
@@ -40,7 +44,7 @@ func (c *windowCounter) Process(ctx processor.Context[string, int64], r processo
 func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
-	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &windowCounter{} }, "in")
+	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &windowCounter{def: windowCounts} }, "in")
 	topology.AddStore(b, windowCounts, "count")
 	topology.AddSink(b, "out", "output", serde.String(), serde.Int64(), []string{"count"})
 	d := newDriver(t, buildTopology(t, b), eddytest.ApplicationID("app"))
@@ -60,22 +64,9 @@ func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
 		t.Errorf("output %v, want %v", got, want)
 	}
 
-	kv, err := d.KeyValueStore("window-counts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := windowCounts.Wrap(kv).All()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	var windows []string
-	for it.Next() {
-		windows = append(windows, fmt.Sprintf("%s@[%d,%d)=%d", it.Key(), it.Start().Unix(), it.End().Unix(), it.Value()))
-	}
-	if err := it.Err(); err != nil {
-		t.Fatal(err)
-	}
+	windows := storeWindows(t, d, windowCounts, func(it store.WindowedIterator[string, int64]) string {
+		return fmt.Sprintf("%s@[%d,%d)=%d", it.Key(), it.Start().Unix(), it.End().Unix(), it.Value())
+	})
 	if want := []string{"a@[60,70)=1"}; !slices.Equal(windows, want) {
 		t.Errorf("windows in the store %v, want %v", windows, want)
 	}
@@ -84,4 +75,53 @@ func TestAWindowStoreRunsThroughTheTaskCodeAsAKeyValueStore(t *testing.T) {
 			t.Errorf("the changelog holds a tombstone for %q: expiry must not be logged", r.Key)
 		}
 	}
+}
+
+// minuteCounts is windowCounts in segments of a minute: expiry within a segment is known
+// only to the layer that wrote it, until it publishes it.
+var minuteCounts = store.Window("minute-counts", serde.String(), serde.Int64(), 30*time.Second, 10*time.Second,
+	store.WithSegmentInterval(time.Minute))
+
+// A handle on the driver's store hides what the processors' store expired, though the
+// meta record of the store was last written at the first window of its segment.
+func TestAHandleOnTheDriversWindowStoreAgreesWithTheProcessors(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
+	topology.AddProcessor(b, "count", func() processor.Processor[string, string, string, int64] { return &windowCounter{def: minuteCounts} }, "in")
+	topology.AddStore(b, minuteCounts, "count")
+	d := newDriver(t, buildTopology(t, b))
+	in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
+	for _, at := range []int64{1, 15, 35} {
+		if err := in.Pipe("a", "x", time.Unix(at, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	starts := storeWindows(t, d, minuteCounts, func(it store.WindowedIterator[string, int64]) int64 { return it.Start().Unix() })
+	// Observed time 30 s: the window of 0 s expired, that of 10 s has not.
+	if want := []int64{10, 30}; !slices.Equal(starts, want) {
+		t.Errorf("window starts in the store %v, want %v", starts, want)
+	}
+}
+
+// storeWindows lays def over the driver's store of its name and returns every window
+// that All reads, as show returns it.
+func storeWindows[T any](t *testing.T, d *eddytest.Driver, def store.WindowDef[string, int64], show func(store.WindowedIterator[string, int64]) T) []T {
+	t.Helper()
+	kv, err := d.KeyValueStore(def.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := def.Wrap(kv).All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []T
+	for it.Next() {
+		out = append(out, show(it))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -248,21 +248,26 @@ func millis(what string, d time.Duration) (int64, error) {
 // key space, the observed stream time, retention, and the meta record.
 //
 // The observed stream time (Kafka Streams: observedStreamTime) is the largest time put:
-// window start or session end. The handle knows it exactly for its own writes; the meta
-// record holds the value it had when it last moved into a new segment (written through
-// the logging store, so a restore brings it back). A handle reads the meta record again
-// before every iterating read, before it drops an expired write or hides an expired
-// entry, and before it moves the observed time into a new segment: so handles on one
-// store agree, and a handle notices a rollback (TaskDB.Abort) or a restore that crossed a
-// segment. Within a segment, a handle's observed time may be ahead of the store's after
-// an Abort, and behind another handle's: by less than a segment interval.
+// window start or session end. A layer knows it exactly for the writes made through it;
+// the meta record holds the value it had when it last moved into a new segment (written
+// through the logging store, so a restore brings it back). The engine shares one layer
+// per store and task among the processors (NewLayer), so that every reader of a store
+// sees what its writer expired, as Kafka Streams' one store object does; it resets the
+// layer (reset) when it rolls the store back. A second layer over the same KeyValueStore
+// (a Processor API user's own, the test driver's) knows only what the meta record says:
+// so a layer reads it again before every iterating read, before it drops a put or hides
+// an entry as expired, and before it moves the observed time into a new segment. Two
+// layers on one store then agree up to a segment interval, and a layer notices a
+// rollback or a restore that crossed a segment.
 type segmented struct {
 	name      string
 	kv        KeyValueStore // writes that a changelog must carry
 	quiet     KeyValueStore // expiry deletes: kept out of the changelog
 	kind      byte
 	retention int64 // milliseconds
-	interval  int64 // milliseconds; that of the meta record once loaded
+	// configured is the segment interval of the configuration; interval is that of the
+	// meta record once loaded (milliseconds).
+	configured, interval int64
 	// timeOf decodes a data key into its time (window start, session end) and the
 	// sequence limit it implies (its sequence number + 1; 0 without duplicates).
 	timeOf func(k []byte) (t int64, seqLimit uint64, err error)
@@ -270,13 +275,15 @@ type segmented struct {
 	loaded   bool
 	known    bool // observed is set: something was put
 	observed int64
-	// seqNext and seqLimit are the block of sequence numbers this handle reserved;
+	// seqNext and seqLimit are the block of sequence numbers this layer reserved;
 	// metaLimit is the limit in the meta record when last read or written.
 	seqNext, seqLimit, metaLimit uint64
+	// expiredPuts counts the puts dropped because their segment had expired. Not reset.
+	expiredPuts int64
 }
 
 func newSegmented(kv KeyValueStore, kind byte, retention, interval int64, timeOf func([]byte) (int64, uint64, error)) *segmented {
-	s := &segmented{name: kv.Name(), kv: kv, quiet: kv, kind: kind, retention: retention, interval: interval, timeOf: timeOf}
+	s := &segmented{name: kv.Name(), kv: kv, quiet: kv, kind: kind, retention: retention, configured: interval, interval: interval, timeOf: timeOf}
 	if u, ok := kv.(Unlogger); ok {
 		s.quiet = u.Unlogged()
 	}
@@ -303,6 +310,16 @@ func (s *segmented) minLive() int64 {
 		return math.MinInt64
 	}
 	return s.observed - s.retention + 1
+}
+
+// minLiveSegment is the earliest segment that puts go into: that of observed −
+// retention (Kafka Streams: AbstractSegments#getOrCreateSegmentIfLive, and the segments
+// cleanupExpiredSegments keeps). It may hold entries that reads hide (before minLive).
+func (s *segmented) minLiveSegment() int64 {
+	if !s.known || s.observed < math.MinInt64+s.retention {
+		return math.MinInt64
+	}
+	return s.segment(s.observed - s.retention)
 }
 
 // latest is the latest time any entry of the store can have: the end of the observed
@@ -389,6 +406,43 @@ func (s *segmented) expired(t int64) (bool, error) {
 	return t < s.minLive(), nil
 }
 
+// admit reports whether a put of time t is kept: whether its segment is live, confirmed
+// with the meta record before it says no. A put it refuses is counted. Kafka Streams
+// drops (and counts) a put into an expired segment, not one that is only older than
+// retention, which its reads hide: so does the layer.
+func (s *segmented) admit(t int64) (bool, error) {
+	if s.segment(t) >= s.minLiveSegment() {
+		return true, nil
+	}
+	if err := s.refresh(); err != nil {
+		return false, err
+	}
+	if s.segment(t) >= s.minLiveSegment() {
+		return true, nil
+	}
+	s.expiredPuts++
+	return false, nil
+}
+
+// publish writes the meta record as the layer knows it, unlogged; nothing before the
+// first put.
+func (s *segmented) publish() error {
+	if !s.loaded || !s.known {
+		return nil
+	}
+	if err := s.quiet.Put(metaKey, s.meta().encode()); err != nil {
+		return s.errorf("writing its meta record: %w", err)
+	}
+	return nil
+}
+
+// reset forgets what the layer keeps in memory, for a store rolled back under it: the
+// next call reads the meta record again.
+func (s *segmented) reset() {
+	s.loaded, s.known, s.observed, s.interval = false, false, 0, s.configured
+	s.seqNext, s.seqLimit, s.metaLimit = 0, 0, 0
+}
+
 // advance moves the observed time to t if t is later. Moving into a new segment writes
 // the meta record and deletes the segments that expired.
 func (s *segmented) advance(t int64) error {
@@ -410,13 +464,13 @@ func (s *segmented) advance(t int64) error {
 	return s.expire()
 }
 
-// expire deletes, without logging, every segment whose entries are all older than
-// retention.
+// expire deletes, without logging, every segment before the earliest live one: their
+// entries are all older than retention.
 func (s *segmented) expire() error {
-	if s.minLive() == math.MinInt64 {
+	live := s.minLiveSegment()
+	if live == math.MinInt64 {
 		return nil
 	}
-	live := s.segment(s.minLive())
 	// The segment prefix of live is not a data key and sorts before all of live's.
 	it, err := s.quiet.Range(dataStart, segmentPrefix(live))
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 // SessionStore.
 //
 // Retention is that of WindowStore, measured on session ends: the observed stream time
-// is the latest session end put, and reads return only sessions that end after observed
-// − retention.
+// is the latest session end put, reads return only sessions that end after observed −
+// retention, and a Put into an expired segment is dropped and counted.
 type SessionStore interface {
 	// Name is the name of the KeyValueStore under the layer.
 	Name() string
@@ -62,6 +62,10 @@ type SessionConfig struct {
 // NewSessionStore returns a session store that keeps its sessions in kv, as
 // NewWindowStore does for windows.
 func NewSessionStore(kv KeyValueStore, cfg SessionConfig) (SessionStore, error) {
+	return newSessionStore(kv, cfg)
+}
+
+func newSessionStore(kv KeyValueStore, cfg SessionConfig) (*sessionStore, error) {
 	r, i, err := resolveSegments(cfg.Retention, cfg.SegmentInterval)
 	if err != nil {
 		return nil, fmt.Errorf("store: session store %q: %w", kv.Name(), err)
@@ -99,7 +103,7 @@ func (s *sessionStore) Put(key []byte, start, end int64, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if expired, err := s.seg.expired(end); err != nil || expired {
+	if live, err := s.seg.admit(end); err != nil || !live {
 		return err
 	}
 	if err := s.seg.advance(end); err != nil {

@@ -63,7 +63,9 @@ func (d SessionDef[K, V]) config() SessionConfig {
 
 // From returns the typed handle of the store in the processor whose context ctx is. When
 // the store is not connected to that processor, or is not a session store, every call of
-// the handle fails with an error that says so.
+// the handle fails with an error that says so. In a task, the handles of every processor
+// are over the task's one layer of the store (see Layer): they see one observed stream
+// time.
 func (d SessionDef[K, V]) From(ctx processor.InitContext) Sessions[K, V] {
 	s, err := ctx.StateStore(d.name)
 	if err != nil {
@@ -104,7 +106,7 @@ func (d SessionDef[K, V]) wrap(s SessionStore) Sessions[K, V] {
 // goroutine. Kafka Streams: SessionStore.
 type Sessions[K, V any] interface {
 	// Put stores value for the session of key from start to end (both included). A
-	// session that ended before the observed stream time − retention is dropped.
+	// session in an expired segment (see WindowStore) is dropped.
 	Put(key K, start, end time.Time, value V) error
 	// Remove removes the session of key from start to end.
 	Remove(key K, start, end time.Time) error

@@ -15,10 +15,11 @@ import (
 //
 // Retention: the store tracks its observed stream time, the latest window start put
 // (Kafka Streams' observedStreamTime). Reads return only windows that start after
-// observed − retention; a Put of an older window is dropped (Kafka Streams drops a put
-// into an expired segment); whole segments of expired windows are deleted when the
-// observed time moves into a new segment, without logging the deletes: the changelog
-// expires by topic retention.
+// observed − retention. A Put into an expired segment, one before the segment of
+// observed − retention, is dropped and counted (Layer.ExpiredPuts); a Put of an older
+// window into a live segment is kept, though reads hide it (both as in Kafka Streams).
+// Whole segments of expired windows are deleted when the observed time moves into a new
+// segment, without logging the deletes: the changelog expires by topic retention.
 type WindowStore interface {
 	// Name is the name of the KeyValueStore under the layer.
 	Name() string
@@ -93,6 +94,10 @@ func resolveSegments(retention, interval time.Duration) (int64, int64, error) {
 // through Unlogged. Creating the store reads nothing: the first call reads the meta
 // record.
 func NewWindowStore(kv KeyValueStore, cfg WindowConfig) (WindowStore, error) {
+	return newWindowStore(kv, cfg)
+}
+
+func newWindowStore(kv KeyValueStore, cfg WindowConfig) (*windowStore, error) {
 	r, i, err := resolveSegments(cfg.Retention, cfg.SegmentInterval)
 	if err != nil {
 		return nil, fmt.Errorf("store: window store %q: %w", kv.Name(), err)
@@ -127,7 +132,7 @@ func (w *windowStore) Put(key []byte, start int64, value []byte) error {
 	if err := w.seg.ensureLoaded(); err != nil {
 		return err
 	}
-	if expired, err := w.seg.expired(start); err != nil || expired {
+	if live, err := w.seg.admit(start); err != nil || !live {
 		return err
 	}
 	if err := w.seg.advance(start); err != nil {

@@ -144,7 +144,9 @@ func (d WindowDef[K, V]) config() WindowConfig {
 
 // From returns the typed handle of the store in the processor whose context ctx is. When
 // the store is not connected to that processor, or is not a window store, every call of
-// the handle fails with an error that says so.
+// the handle fails with an error that says so. In a task, the handles of every processor
+// are over the task's one layer of the store (see Layer): they see one observed stream
+// time.
 func (d WindowDef[K, V]) From(ctx processor.InitContext) Windows[K, V] {
 	s, err := ctx.StateStore(d.name)
 	if err != nil {
@@ -185,8 +187,8 @@ func (d WindowDef[K, V]) wrap(s WindowStore) Windows[K, V] {
 // (about 292 million years either way) is an error. It has the concurrency rules of the
 // store under it: one task, one goroutine. Kafka Streams: WindowStore.
 type Windows[K, V any] interface {
-	// Put stores value for the window of key starting at windowStart. A window that
-	// started before the observed stream time − retention is dropped.
+	// Put stores value for the window of key starting at windowStart. A window in an
+	// expired segment (see WindowStore) is dropped.
 	Put(key K, windowStart time.Time, value V) error
 	// Delete removes the window of key starting at windowStart (all its duplicates).
 	Delete(key K, windowStart time.Time) error

@@ -18,10 +18,43 @@ import (
 // dsl_cache_test.go tests the cache through the driver.
 
 // cacheTestContext is the engine's side of a processor node in these tests: stores from
-// an in-memory task database, and forwarding recorded.
+// an in-memory task database, and forwarding recorded. Once share has opened the
+// layers of a topology's window and session stores, it hands them out as a task does,
+// and abort resets them.
 type cacheTestContext struct {
 	db       store.TaskDB
+	layers   map[string]store.Layer
 	forwards []plan.Record
+}
+
+// share opens the layers of the window and session stores of topo, as a task does.
+func (c *cacheTestContext) share(t *testing.T, topo *Topology) {
+	t.Helper()
+	c.layers = map[string]store.Layer{}
+	for _, sub := range topo.plan.Subtopologies {
+		for _, st := range sub.Stores {
+			kv, err := c.db.KeyValue(st.Def.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l, ok, err := store.NewLayer(st.Def, kv); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				c.layers[st.Def.Name()] = l
+			}
+		}
+	}
+}
+
+// abort rolls the stores back, as a task's Abort does.
+func (c *cacheTestContext) abort(t *testing.T) {
+	t.Helper()
+	if err := c.db.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range c.layers {
+		l.Reset()
+	}
 }
 
 func newCacheTestContext(t *testing.T) *cacheTestContext {
@@ -40,6 +73,9 @@ func (c *cacheTestContext) TaskID() processor.TaskID        { return processor.T
 func (c *cacheTestContext) StreamTime() time.Time           { return time.Time{} }
 func (c *cacheTestContext) Forward(_ string, r plan.Record) { c.forwards = append(c.forwards, r) }
 func (c *cacheTestContext) StateStore(name string) (any, error) {
+	if l, ok := c.layers[name]; ok {
+		return l, nil
+	}
 	return c.db.KeyValue(name)
 }
 func (c *cacheTestContext) Schedule(time.Duration, processor.PunctuationType, processor.Punctuator) (processor.Cancellable, error) {

@@ -188,21 +188,14 @@ type windowedBase[K, V, VA any] struct {
 	// time and the emitter's state are then read again from the store, as of the last
 	// commit, as Kafka Streams starts its processors over after an aborted transaction.
 	rolledBack bool
-	// reopen takes the processor's window or session store handles again after a
-	// rollback: a handle keeps the store's observed time in memory, which must go back
-	// with the store (a fresh handle reads it from the store, as of the last commit).
-	reopen func()
 }
 
 // flush and discard make the windowed processors follow the engine's rollbacks: they
 // hold no output, but their stream time and emit state must go back with the stores.
+// The window or session store goes back by itself: the task resets its layer
+// (store.Layer.Reset).
 func (b *windowedBase[K, V, VA]) flush() error { return nil }
-func (b *windowedBase[K, V, VA]) discard() {
-	b.rolledBack = true
-	if b.reopen != nil {
-		b.reopen()
-	}
-}
+func (b *windowedBase[K, V, VA]) discard()     { b.rolledBack = true }
 
 func (b *windowedBase[K, V, VA]) initBase(ctx *dslContext[Windowed[K], Change[VA]], emit EmitStrategy) error {
 	b.ctx = ctx

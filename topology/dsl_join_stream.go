@@ -326,11 +326,10 @@ func (j *streamJoinSide[K, V, VO, VR]) flush() error { return nil }
 
 // discard forgets the join's time when the engine rolls the task's stores back (an
 // aborted transaction), as if the task restarted: Kafka Streams makes the task anew. The
-// window store handles are taken again too: they keep the stores' observed time in
-// memory, which must go back with the stores.
+// window stores go back by themselves: the task resets their layers
+// (store.Layer.Reset).
 func (j *streamJoinSide[K, V, VO, VR]) discard() {
 	*j.time = joinTime{users: j.time.users}
-	j.thisWindows, j.otherWins = j.thisDef.From(j.ctx), j.otherDef.From(j.ctx)
 }
 
 func (j *streamJoinSide[K, V, VO, VR]) close() error {

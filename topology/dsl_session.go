@@ -165,7 +165,6 @@ type sessionAggregator[K, V, VA any] struct {
 
 func (a *sessionAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ss = a.def.From(ctx)
-	a.reopen = func() { a.ss = a.def.From(ctx) }
 	return a.initCache(ctx, a.emit)
 }
 

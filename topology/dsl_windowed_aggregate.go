@@ -192,7 +192,6 @@ type windowStoreAggregator[K, V, VA any] struct {
 
 func (a *windowStoreAggregator[K, V, VA]) init(ctx *dslContext[Windowed[K], Change[VA]]) error {
 	a.ws = a.def.From(ctx)
-	a.reopen = func() { a.ws = a.def.From(ctx) }
 	return a.initCache(ctx, a.emit)
 }
 

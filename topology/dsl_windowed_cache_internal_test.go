@@ -11,8 +11,9 @@ import (
 )
 
 // When the engine rolls a task back (an aborted transaction: Flusher.Discard, then the
-// stores' Abort), a windowed aggregation must drop its cached updates and start its
-// stream time over, as Kafka Streams re-initialises its processors and caches. The
+// stores' Abort and the reset of their layers), a windowed aggregation must drop its
+// cached updates and start its stream time over, as Kafka Streams re-initialises its
+// processors and caches. The
 // record at 100 is rolled back: its update is never forwarded, and a record at 6, late
 // at stream time 100, is in time again. Each case runs with stores that keep windows for
 // an hour, and with the default retention, under which the store itself would drop the
@@ -66,6 +67,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 					t.Fatal(err)
 				}
 				ctx := newCacheTestContext(t)
+				ctx.share(t, topo)
 				p := builtNodeProcessor(t, topo, "counts")
 				if err := p.Init(ctx); err != nil {
 					t.Fatal(err)
@@ -96,9 +98,7 @@ func TestWindowedAggregationDiscardDropsItsCacheAndStreamTime(t *testing.T) {
 				process(100)
 				checkCacheEmitted(t, "the record at 100", ctx.take(), nil)
 				f.Discard()
-				if err := ctx.db.Abort(); err != nil {
-					t.Fatal(err)
-				}
+				ctx.abort(t)
 				flush("a flush after the rollback", nil)
 				process(6)
 				flush("the record at 6 after the rollback", tt.afterRollback)

@@ -85,7 +85,8 @@ func (t *Task) ApplyWrites() error {
 }
 
 // Abort rolls the task back to its last commit after its transaction aborted: the
-// stores drop their writes since then, the processors that hold records back
+// stores drop their writes since then, the window and session layers over them forget
+// what they knew in memory (store.Layer.Reset), the processors that hold records back
 // (processor.Flusher) and the stores' caches discard what they hold, and the records
 // queued and processed since then are forgotten, since the consumer reads them again from
 // the committed offsets. Kafka Streams: the dirty close and revival of a task after an
@@ -107,6 +108,9 @@ func (t *Task) Abort() error {
 	t.consumed = maps.Clone(t.committed)
 	for _, c := range t.caches {
 		c.Discard()
+	}
+	for _, l := range t.layers {
+		l.Reset()
 	}
 	if t.initialized {
 		for _, p := range t.sub.Processors {

@@ -32,6 +32,9 @@ func (c *nodeContext) StateStore(name string) (any, error) {
 	if !c.node.stores[name] {
 		return nil, fmt.Errorf("task %s: store %q is not connected to node %q", c.task.id, name, c.node.name)
 	}
+	if l, ok := c.task.layers[name]; ok {
+		return l, nil
+	}
 	s, ok := c.task.stores[name]
 	if !ok {
 		return nil, fmt.Errorf("task %s: store %q is not open", c.task.id, name)

@@ -79,6 +79,9 @@ type Task struct {
 	raw    map[string]store.KeyValueStore
 	stores map[string]store.KeyValueStore
 	caches []*cache.Store
+	// layers are the window and session stores over stores, one per store, which every
+	// processor connected to the store shares (StateStore). Abort resets them.
+	layers map[string]store.Layer
 	// globals are the global stores, read-only.
 	globals map[string]store.KeyValueStore
 
@@ -135,6 +138,7 @@ func New(cfg Config) (*Task, error) {
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.IdleWait, cfg.MaxIdle),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
+		layers:        map[string]store.Layer{},
 		globals:       cfg.GlobalStores,
 		nodes:         map[string]*node{},
 		sources:       map[string]*plan.Source{},
@@ -161,6 +165,11 @@ func New(cfg Config) (*Task, error) {
 			s = c
 		}
 		t.stores[name] = s
+		// An invalid definition gets no layer: its handles fail with its error at their
+		// first call, as they do outside a task.
+		if l, ok, err := store.NewLayer(st.Def, s); ok && err == nil {
+			t.layers[name] = l
+		}
 	}
 	for _, src := range cfg.Subtopology.Sources {
 		for _, topic := range src.Topics {
@@ -178,15 +187,22 @@ func (t *Task) Subtopology() *plan.Subtopology { return t.sub }
 
 // UnloggedStore returns the store name as the task's processors see it, but writing to no
 // changelog: the raw store, or, for a cached store, its cache.Store.Unlogged view,
-// which writes the cache back before each call. For the test driver.
-func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool) {
+// which writes the cache back before each call. For the test driver. For a window or
+// session store, it first has the task's layer publish its observed time
+// (store.Layer.Publish), so that a layer the caller makes over the store agrees with it.
+func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool, error) {
+	if l, ok := t.layers[name]; ok {
+		if err := l.Publish(); err != nil {
+			return nil, false, fmt.Errorf("task %s: %w", t.id, err)
+		}
+	}
 	for _, c := range t.caches {
 		if c.Name() == name {
-			return c.Unlogged(), true
+			return c.Unlogged(), true, nil
 		}
 	}
 	s, ok := t.raw[name]
-	return s, ok
+	return s, ok, nil
 }
 
 // StreamTime is the largest event time the task has processed.
@@ -198,9 +214,11 @@ func (t *Task) Skipped() int64   { return t.skipped }
 
 // Dropped counts the records that the task's processors dropped by design, summing
 // their counts (plan.DropCounter): records too late for their window, or with a null
-// key or value that an operator ignores. Undecodable records are not among them (see
-// Skipped). Records processed again after a rollback (Abort) count again, as in
-// Processed. 0 before Init.
+// key or value that an operator ignores; and the puts its window and session stores
+// dropped because their segment had expired (store.Layer.ExpiredPuts; Kafka Streams
+// records both in the task's dropped-records sensor). Undecodable records are not among
+// them (see Skipped). Records processed again after a rollback (Abort) count again, as
+// in Processed. 0 before Init.
 func (t *Task) Dropped() int64 {
 	if !t.initialized {
 		return 0
@@ -210,6 +228,9 @@ func (t *Task) Dropped() int64 {
 		if c, ok := t.nodes[p.Name].proc.(plan.DropCounter); ok {
 			n += c.DroppedRecords()
 		}
+	}
+	for _, l := range t.layers {
+		n += l.ExpiredPuts()
 	}
 	return n
 }

@@ -44,11 +44,18 @@ func (m *model) minLive() int64 { return m.observed - testRetention + 1 }
 
 func (m *model) live(t int64) bool { return !m.known || t >= m.minLive() }
 
-// put records a put of time t (window start, session end): dropped when expired; a
-// move into a new segment deletes the expired segments. same says which entry a put
-// replaces (nil: none, for duplicates).
+// liveSegment reports whether a put of time t goes into a live segment: one at or after
+// that of observed − retention.
+func (m *model) liveSegment(t int64) bool {
+	return !m.known || floorDiv(t, testInterval) >= floorDiv(m.observed-testRetention, testInterval)
+}
+
+// put records a put of time t (window start, session end): dropped when its segment
+// expired (kept, if hidden, when only the time is older than retention); a move into a
+// new segment deletes the expired segments. same says which entry a put replaces (nil:
+// none, for duplicates).
 func (m *model) put(e entry, t int64, timeOf func(entry) int64, same func(entry) bool) {
-	if !m.live(t) {
+	if !m.liveSegment(t) {
 		return
 	}
 	moved := !m.known || floorDiv(t, testInterval) > floorDiv(m.observed, testInterval)
@@ -56,8 +63,7 @@ func (m *model) put(e entry, t int64, timeOf func(entry) int64, same func(entry)
 		m.known, m.observed = true, t
 	}
 	if moved {
-		liveSeg := floorDiv(m.minLive(), testInterval)
-		m.entries = slices.DeleteFunc(m.entries, func(x entry) bool { return floorDiv(timeOf(x), testInterval) < liveSeg })
+		m.entries = slices.DeleteFunc(m.entries, func(x entry) bool { return !m.liveSegment(timeOf(x)) })
 	}
 	if same != nil {
 		m.entries = slices.DeleteFunc(m.entries, same)

@@ -256,10 +256,15 @@ func sessionCases() []testCase {
 			sput(t, s, "k", 0, 1000, "long") // an old start does not expire a session
 			// Observed 1000: sessions ending at 701 or later live.
 			wantSession(t, s, "k", 600, 710, "s710")
-			sput(t, s, "k", 690, 700, "too late")
+			sput(t, s, "k", 690, 699, "too late") // its segment, 600-699, expired
+			sput(t, s, "k", 690, 700, "hidden")   // its segment lives: kept, hidden
+			wantNoSession(t, s, "k", 690, 699)
 			wantNoSession(t, s, "k", 690, 700)
+			if n := s.(store.Layer).ExpiredPuts(); n != 1 {
+				t.Errorf("ExpiredPuts() = %d, want 1 (too late)", n)
+			}
 			wantSessions(t, "Fetch", fetchSessions(t, s, "k"), []sess{{"k", 600, 710, "s710"}, {"k", 0, 1000, "long"}})
-			wantRaw(t, kv, []string{"s710", "long"}, []string{"s50", "too late"})
+			wantRaw(t, kv, []string{"s710", "long", "hidden"}, []string{"s50", "too late"})
 			sput(t, s, "k", 1005, 1011, "s1011")
 			wantNoSession(t, s, "k", 600, 710)
 			wantSessions(t, "FindSessions", findSessions(t, s, "k", math.MinInt64, math.MaxInt64), []sess{{"k", 0, 1000, "long"}, {"k", 1005, 1011, "s1011"}})

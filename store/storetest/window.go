@@ -410,6 +410,19 @@ func windowCases() []testCase {
 			}
 			wantWindows(t, "FetchRange of the restored store", fetchRange(t, r, "k", 5, 5), want)
 		}},
+		{"a layer Reset after an Abort goes back with its store", func(t *testing.T, e *env) {
+			s := newWindowStore(t, e.kv("w"), dupsCfg)
+			wput(t, s, "k", 150, "w150")
+			wput(t, s, "k", 410, "w410") // a new segment: the meta record says 410
+			commit(t, e.db(), nil)
+			wput(t, s, "k", 480, "rolled back") // the same segment: only the layer knows 480
+			abort(t, e.db())
+			// The layer still hides what the rolled-back put expired, until Reset.
+			wantWindows(t, "FetchRange before Reset", fetchRange(t, s, "k", 0, 1000), []win{{"k", 410, "w410"}})
+			s.(store.Layer).Reset()
+			wput(t, s, "k", 410, "again")
+			wantWindows(t, "FetchRange after Reset", fetchRange(t, s, "k", 0, 1000), []win{{"k", 150, "w150"}, {"k", 410, "w410"}, {"k", 410, "again"}})
+		}},
 		{"windows older than observed time − retention are hidden, then deleted with their segment", func(t *testing.T, e *env) {
 			kv := e.kv("w")
 			s := newWindowStore(t, kv, windowCfg)
@@ -420,14 +433,22 @@ func windowCases() []testCase {
 			// Observed 1000: windows from 701 on live; segments up to 6 are deleted.
 			wantNoWindow(t, s, "k", 650)
 			wantWindow(t, s, "k", 710, "w710")
-			wput(t, s, "k", 700, "too late") // dropped
+			// Puts follow Kafka Streams': one into an expired segment (before that of
+			// 1000 − 300) is dropped and counted; an older one into a live segment is
+			// kept, and hidden.
+			wput(t, s, "k", 699, "too late")
+			wput(t, s, "k", 700, "hidden")
 			wput(t, s, "k", 701, "w701")
+			wantNoWindow(t, s, "k", 699)
 			wantNoWindow(t, s, "k", 700)
 			want := []win{{"k", 701, "w701"}, {"k", 710, "w710"}, {"k", 1000, "w1000"}}
 			wantWindows(t, "FetchRange", fetchRange(t, s, "k", 0, 2000), want)
 			wantWindows(t, "All", allWindows(t, s), want)
 			wantWindows(t, "FetchAll", fetchAll(t, s, math.MinInt64, math.MaxInt64), want)
-			wantRaw(t, kv, []string{"w701", "w710", "w1000"}, []string{"w50", "w650", "too late"})
+			wantRaw(t, kv, []string{"w701", "w710", "w1000", "hidden"}, []string{"w50", "w650", "too late"})
+			if n := s.(store.Layer).ExpiredPuts(); n != 1 {
+				t.Errorf("ExpiredPuts() = %d, want 1 (too late)", n)
+			}
 
 			// Observed 1010, in the same segment: 710 is hidden but its segment, where
 			// 750 still lives, stays.
