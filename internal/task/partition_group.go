@@ -89,16 +89,10 @@ func (q *queue) skip(offset int64) {
 // fetched notes that the consumer handed over the record at offset.
 func (q *queue) fetched(offset int64) { q.position = max(q.position, offset+1) }
 
-// caughtUp reports whether the consumer has handed over everything the partition held
-// when its end was last learned, and whether the task knows that much. Kafka Streams:
-// the partition's fetched lag (KIP-695), known once a fetch response or a listing
-// reported its end.
-func (q *queue) caughtUp() (caughtUp, known bool) {
-	if q.position < 0 || q.end < 0 {
-		return false, false
-	}
-	return q.position >= q.end, true
-}
+// caughtUp reports whether the task knows that the consumer has handed over everything
+// the partition held when its end was last learned: false while its position or its end
+// is unknown. Kafka Streams: a fetched lag of 0 (KIP-695).
+func (q *queue) caughtUp() bool { return q.position >= 0 && q.end >= 0 && q.position >= q.end }
 
 // partitionGroup orders a task's records across its input partitions: the next record is
 // the one with the lowest event time among the partitions' heads, so that records are
@@ -158,7 +152,7 @@ func (g *partitionGroup) next(now func() time.Time) (queued, bool) {
 		if !g.wait {
 			continue
 		}
-		if caughtUp, _ := q.caughtUp(); !caughtUp {
+		if !q.caughtUp() {
 			q.caughtUpSince = time.Time{}
 			return queued{}, false
 		}
@@ -186,7 +180,7 @@ func (g *partitionGroup) blocking(fn func(q *queue)) {
 	}
 	for _, q := range g.queues {
 		if q.len() == 0 {
-			if caughtUp, _ := q.caughtUp(); !caughtUp {
+			if !q.caughtUp() {
 				fn(q)
 			}
 		}
