@@ -33,7 +33,8 @@ import org.apache.kafka.streams.kstream.Windowed;
  * output is compared; keep the two in step.
  *
  * Inputs (string keys and values): s1 and s2 streams, t1 and t2 tables, fk the right table of
- * the foreign-key joins, g the global table, late-l and late-r the streams of the late-join case.
+ * the foreign-key joins, g the global table, late-l and late-r the streams of the late-join case,
+ * big-s and big-t the stream and the table backlog of st-left-backlog.
  * t1's values read "fN.M": the foreign key fN, then a number. Outputs have string keys and
  * string or long values; windowed keys become "key@start/end" (milliseconds) before the sink.
  *
@@ -50,7 +51,7 @@ final class Cases {
             "tumbling", "tumbling-grace-final", "hopping", "hopping-final", "sliding", "sliding-final",
             "session", "session-grace-final",
             "ss-inner", "ss-left", "ss-outer", "ss-late",
-            "st-inner", "st-left", "tt-inner", "tt-left", "tt-outer", "fk-inner", "fk-left",
+            "st-inner", "st-left", "st-left-backlog", "tt-inner", "tt-left", "tt-outer", "fk-inner", "fk-left",
             "global-inner", "global-left");
 
     private Cases() {}
@@ -162,6 +163,8 @@ final class Cases {
                     .to(out);
             case "st-inner" -> in.s1().join(t1(b, topic), (v, t) -> z(v) + "*" + t).to(out);
             case "st-left" -> in.s1().leftJoin(t1(b, topic), (v, t) -> z(v) + "*" + opt(t)).to(out);
+            case "st-left-backlog" -> b.<String, String>stream(topic.apply("big-s"))
+                    .leftJoin(b.<String, String>table(topic.apply("big-t")), (v, t) -> z(v) + "*" + opt(t)).to(out);
             case "tt-inner" -> t1(b, topic).join(t2(b, topic), (v, o) -> v + "&" + o).toStream().to(out);
             case "tt-left" -> t1(b, topic).leftJoin(t2(b, topic), (v, o) -> v + "&" + opt(o)).toStream().to(out);
             case "tt-outer" -> t1(b, topic).outerJoin(t2(b, topic), (v, o) -> opt(v) + "&" + opt(o)).toStream().to(out);
