@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -230,9 +231,16 @@ func buildReference(t *testing.T) []string {
 	return line
 }
 
-// TestDifferentialDesignListsKnownDifferences checks that DESIGN.md lists every known
-// difference the suite accepts (TestDifferential relies on it).
+// TestDifferentialDesignListsKnownDifferences checks, without a broker, that DESIGN.md
+// lists every known difference the suite accepts.
 func TestDifferentialDesignListsKnownDifferences(t *testing.T) {
+	checkKnownDifferences(t)
+}
+
+// checkKnownDifferences fails t unless DESIGN.md has every known difference's phrase and
+// every known difference names cases of diffCases.
+func checkKnownDifferences(t *testing.T) {
+	t.Helper()
 	design, err := os.ReadFile(filepath.Join("..", "DESIGN.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -263,17 +271,19 @@ type diffSummary struct {
 }
 
 func TestDifferential(t *testing.T) {
-	TestDifferentialDesignListsKnownDifferences(t)
+	checkKnownDifferences(t)
 	if t.Failed() {
 		t.FailNow()
 	}
 	ref := buildReference(t)
 	for _, run := range diffRuns {
 		t.Run(run.name, func(t *testing.T) {
+			began := time.Now()
 			sum := runDifferential(t, run, ref)
 			t.Logf("differential %s: %d cases, %d input records, %d output records compared (Kafka Streams and Eddy together); "+
-				"%d identical, %d differing as DESIGN.md lists %v, %d failed %v",
-				run.name, sum.cases, sum.recordsIn, sum.compared, sum.identical, sum.listed, sum.listedCases, sum.failed, sum.failedCases)
+				"%d identical, %d differing as DESIGN.md lists %v, %d failed %v; %s",
+				run.name, sum.cases, sum.recordsIn, sum.compared, sum.identical, sum.listed, sum.listedCases, sum.failed, sum.failedCases,
+				time.Since(began).Round(time.Second))
 		})
 	}
 }
@@ -285,6 +295,11 @@ type diffState struct {
 	prefix string
 	admin  *kadm.Client
 	groups map[string][]string // consumer group -> the input topics it reads
+	cases  map[string]string   // consumer group -> its case
+	apps   map[string][]*instance
+	// ended holds the error of each Eddy instance that stopped by itself: its case fails,
+	// and the run goes on without waiting for its group.
+	ended map[*instance]error
 	// stateDir holds the state directories of both sides and the JVM's log.
 	stateDir string
 }
@@ -294,7 +309,8 @@ func (s *diffState) topic(name string) string { return s.prefix + "-" + name }
 func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 	ctx := t.Context()
 	cluster := kafka.Cluster(t)
-	s := &diffState{t: t, run: run, admin: cluster.Admin(t), groups: map[string][]string{}, stateDir: t.TempDir(),
+	s := &diffState{t: t, run: run, admin: cluster.Admin(t), groups: map[string][]string{}, cases: map[string]string{},
+		apps: map[string][]*instance{}, ended: map[*instance]error{}, stateDir: t.TempDir(),
 		prefix: fmt.Sprintf("diff-%s-%08x", run.name, rand.Uint32())}
 	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).UnixMilli()
 	inputs := genInputs(diffSeed, t0)
@@ -313,6 +329,7 @@ func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 		}
 		s.groups[s.topic(c.name+"-ks")] = in
 		s.groups[s.topic(c.name+"-eddy")] = in
+		s.cases[s.topic(c.name+"-ks")], s.cases[s.topic(c.name+"-eddy")] = c.name, c.name
 	}
 	s.createTopics(ctx, topics)
 
@@ -328,7 +345,7 @@ func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 	}
 
 	jvm := s.startReference(ctx, ref)
-	apps := map[string][]*instance{}
+	apps := s.apps
 	for _, c := range diffCases {
 		apps[c.name] = append(apps[c.name], s.startEddy(c, 0))
 		if run.restarts && c.restart {
@@ -339,7 +356,11 @@ func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 	if run.live {
 		for chunk := range liveChunks {
 			if run.restarts && chunk == 1 {
-				s.restartPhase(apps, "stopping", func(c diffCase) { apps[c.name][1].stop(t) })
+				s.restartPhase(apps, "stopping", func(c diffCase) {
+					if _, ended := s.ended[apps[c.name][1]]; !ended {
+						apps[c.name][1].stop(t)
+					}
+				})
 			}
 			if run.restarts && chunk == 2 {
 				s.restartPhase(apps, "starting again", func(c diffCase) { apps[c.name][1] = s.startEddy(c, 1) })
@@ -352,7 +373,14 @@ func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 	}
 	s.awaitSettled(ctx, 4*time.Minute)
 
+	s.collectEnded()
 	for _, c := range diffCases {
+		if err := s.endedWith(c.name); err != nil {
+			sum.failed++
+			sum.failedCases = append(sum.failedCases, c.name)
+			t.Errorf("case %s: Eddy's application stopped: %v", c.name, err)
+			continue
+		}
 		ks := s.readOutput(ctx, cluster, s.topic(c.name+"-ks-out"), c.values)
 		ed := s.readOutput(ctx, cluster, s.topic(c.name+"-eddy-out"), c.values)
 		sum.compared += len(ks) + len(ed)
@@ -379,11 +407,42 @@ func runDifferential(t *testing.T, run diffRun, ref []string) diffSummary {
 
 	for _, c := range diffCases {
 		for _, in := range apps[c.name] {
-			in.stop(t)
+			if _, ended := s.ended[in]; !ended {
+				in.stop(t)
+			}
 		}
 	}
 	jvm.stop(t)
 	return sum
+}
+
+// collectEnded records the Eddy instances that stopped by themselves.
+func (s *diffState) collectEnded() {
+	for _, ins := range s.apps {
+		for _, in := range ins {
+			if _, ended := s.ended[in]; ended {
+				continue
+			}
+			select {
+			case err := <-in.done:
+				if err == nil {
+					err = errors.New("it stopped without an error before the test stopped it")
+				}
+				s.ended[in] = err
+			default:
+			}
+		}
+	}
+}
+
+// endedWith is the error of an instance of the case that stopped by itself, or nil.
+func (s *diffState) endedWith(name string) error {
+	for _, in := range s.apps[name] {
+		if err, ended := s.ended[in]; ended {
+			return err
+		}
+	}
+	return nil
 }
 
 // restartPhase stops or starts the second instance of every restart case.
@@ -666,7 +725,13 @@ func (s *diffState) lagging(ctx context.Context) (kadm.ListedOffsets, string, er
 			ends[topic] = ps
 		}
 	}
-	groups := slices.Sorted(maps.Keys(s.groups))
+	s.collectEnded()
+	var groups []string
+	for _, group := range slices.Sorted(maps.Keys(s.groups)) {
+		if s.endedWith(s.cases[group]) == nil {
+			groups = append(groups, group)
+		}
+	}
 	fetched := s.admin.FetchManyOffsets(ctx, groups...)
 	for _, group := range groups {
 		resp, ok := fetched[group]
@@ -711,7 +776,7 @@ type outRecord struct {
 	offset             int64
 }
 
-func (r outRecord) String(t0 int64) string {
+func (r outRecord) format(t0 int64) string {
 	k, v := r.key, r.value
 	if r.keyNull {
 		k = "<null>"
@@ -788,7 +853,7 @@ func compareOutputs(mode compareMode, ks, ed []outRecord, t0 int64) (bool, strin
 		for _, k := range slices.Sorted(maps.Keys(union(ksKeys, edKeys))) {
 			a, b := ksKeys[k], edKeys[k]
 			i := 0
-			for i < len(a) && i < len(b) && a[i].String(t0) == b[i].String(t0) {
+			for i < len(a) && i < len(b) && a[i].format(t0) == b[i].format(t0) {
 				i++
 			}
 			if i == len(a) && i == len(b) {
@@ -853,7 +918,7 @@ func finalValues(rs []outRecord, t0 int64) map[string]string {
 	final := map[string]string{}
 	for k, recs := range keys {
 		if last := recs[len(recs)-1]; !last.valueNull {
-			final[k] = last.String(t0)
+			final[k] = last.format(t0)
 		}
 	}
 	return final
@@ -862,10 +927,10 @@ func finalValues(rs []outRecord, t0 int64) map[string]string {
 func multisetDiff(ks, ed []outRecord, t0 int64) (bool, string) {
 	count := map[string]int{}
 	for _, r := range ks {
-		count[r.String(t0)]++
+		count[r.format(t0)]++
 	}
 	for _, r := range ed {
-		count[r.String(t0)]--
+		count[r.format(t0)]--
 	}
 	var onlyKS, onlyEddy []string
 	for _, s := range slices.Sorted(maps.Keys(count)) {
@@ -889,7 +954,7 @@ func render(rs []outRecord, t0 int64, n int) string {
 	}
 	var parts []string
 	for _, r := range rs[:min(n, len(rs))] {
-		parts = append(parts, r.String(t0))
+		parts = append(parts, r.format(t0))
 	}
 	if len(rs) > n {
 		parts = append(parts, fmt.Sprintf("... (%d more)", len(rs)-n))
