@@ -188,7 +188,8 @@ func zero() int64 { return 0 }
 
 var diffCases = []diffCase{
 	// Stateless operators keep keys on their partitions (filter, mapValues, split,
-	// merge) or move them (flatMap, map, selectKey).
+	// merge: by sequence) or move them (flatMap, map, selectKey: records of a new key
+	// come from several partitions, in an undefined interleaving, so as a multiset).
 	{name: "filter", inputs: []string{"s1"}, compare: bySequence, build: func(b *topology.Builder, topic func(string) string, out string) {
 		s := topology.Filter(stream(b, topic, "s1"), func(_, v string) bool { return !strings.HasSuffix(v, "3") })
 		s = topology.FilterNot(s, func(k, _ string) bool { return k == "k5" })
@@ -220,7 +221,8 @@ var diffCases = []diffCase{
 		toStrings(topology.Merge(stream(b, topic, "s1"), stream(b, topic, "s2")), out)
 	}},
 
-	// Aggregations.
+	// Aggregations: by key, by sequence (every update is written: caches are off); after
+	// a repartition (groupBy, table groupBy), by final value.
 	{name: "count", inputs: []string{"s1"}, values: longValues, compare: bySequence, restart: true, build: func(b *topology.Builder, topic func(string) string, out string) {
 		toLongs(topology.ToStream(topology.Count(topology.GroupByKey(stream(b, topic, "s1"), "count"), "count")), out)
 	}},
@@ -300,7 +302,9 @@ var diffCases = []diffCase{
 	}},
 
 	// Joins: stream-stream with asymmetric windows, stream-table, table-table,
-	// foreign-key, global.
+	// foreign-key, global. Both inputs of a join are in one task, whose order of
+	// processing the runs define (differential_test.go), so by sequence; foreign-key
+	// results travel through the subscription and response topics, so by final value.
 	{name: "ss-inner", inputs: []string{"s1", "s2"}, compare: bySequence, restart: true, build: func(b *topology.Builder, topic func(string) string, out string) {
 		w := topology.JoinWindowsOfTimeDifferenceAndGrace(2*time.Second, 2*time.Second).Before(5 * time.Second)
 		toStrings(topology.JoinWindowed(stream(b, topic, "s1"), stream(b, topic, "s2"), "ssi", w,
