@@ -22,7 +22,7 @@ test-unit:
 	$(GO) test -race -count=1 ./...
 	cd examples && $(GO) test -race -count=1 ./...
 
-## host: install (Debian, as root) and start what the broker tests need: the Docker engine, debootstrap, Maven; see scripts/host.sh
+## host: install (Debian, as root) and start what the broker tests need: the Docker engine, debootstrap, Maven, a JDK; see scripts/host.sh
 host:
 	bash scripts/host.sh
 
@@ -59,7 +59,7 @@ demo-pageviews:
 
 ## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6), the broker at the Kafka Streams contender's version (kafka.version in integration/bench/kafkastreams/pom.xml) unless KAFKA_IMAGE names another; prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
 bench:
-	bash scripts/host.sh --bench
+	bash scripts/host.sh
 	@version=$$(sed -n 's:^ *<kafka\.version>\([^<]*\)</kafka\.version> *$$:\1:p' $(KS_POM)) && \
 	[ -n "$$version" ] || { echo "bench: no <kafka.version> in $(KS_POM)" >&2; exit 1; }; \
 	export KAFKA_VERSION=$$version; \

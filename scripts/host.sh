@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # Prepares this machine for Eddy's integration tests and benchmarks, and does nothing
 # more when it is ready: installs from Debian's packages what is missing (the Docker
-# engine, debootstrap and Maven, which build the Kafka image without a registry; with
-# --bench also a JDK, which builds the Kafka Streams contender), and starts the Docker
-# engine when none answers. Installing needs root; without it, it says what to install.
+# engine, debootstrap and Maven, which build the Kafka image without a registry, and a
+# JDK, which builds the Kafka Streams side of the benchmarks and of the differential
+# suite, integration/differential_test.go), and starts the Docker engine when none answers. Installing needs root; without it, it says what to install.
 # It writes nothing on stdout: its messages, and those of what it runs, go to stderr.
 #
 # Used by `make test-integration` (so by `make test` and .ci/run), `make bench` and
 # `make kafka-image`.
 set -euo pipefail
-
-bench=false
-[[ ${1:-} == --bench ]] && bench=true
 
 log() { printf 'host: %s\n' "$*" >&2; }
 
@@ -20,9 +17,7 @@ install_packages() {
 	command -v dockerd >/dev/null || missing+=(docker.io)
 	command -v debootstrap >/dev/null || missing+=(debootstrap)
 	command -v mvn >/dev/null || missing+=(maven)
-	if $bench && ! command -v javac >/dev/null; then
-		missing+=(openjdk-17-jdk-headless)
-	fi
+	command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 	((${#missing[@]} == 0)) && return
 	if ((EUID != 0)); then
 		log "missing ${missing[*]}; install them as root: apt-get install ${missing[*]}"

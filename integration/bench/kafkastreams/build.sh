@@ -2,6 +2,8 @@
 # Builds the Kafka Streams contender of the benchmarks (see the doc comment of
 # src/main/java/io/github/eddystreams/bench/kafkastreams/Main.java) and prints, on stdout, the
 # command line that runs it; the contender's flags follow it. Messages go to stderr.
+# With an argument, the name of another main class of the same jar (the differential suite's
+# io.github.eddystreams.differential.Main), the command line runs that class instead.
 #
 # Maven resolves Kafka Streams and its dependencies from Maven Central and packages
 # target/eddy-bench-kafkastreams.jar, whose manifest names the jars it copies to target/lib.
@@ -47,4 +49,8 @@ else
 	log "built $jar in $((SECONDS - began)) s"
 fi
 
-echo "java -jar $jar"
+if [[ $# -gt 0 ]]; then
+	echo "java -cp $jar $1"
+else
+	echo "java -jar $jar"
+fi
