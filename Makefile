@@ -2,6 +2,11 @@
 # examples and the integration tests against real Kafka, each with its own go.mod.
 
 GO ?= go
+# Go 1.27.3 or later (the go line of every go.mod): Go 1.26.8 miscompiles closures of
+# generic DSL functions that two packages of one binary instantiate alike (DESIGN.md,
+# "Go toolchain"). The go command fetches this toolchain from the Go module proxy when
+# the installed Go is older; exported so that every go command below uses it.
+export GOTOOLCHAIN ?= go1.27.3
 MODULES := . examples integration
 IMAGE_DIR := integration/kafkatest/image
 KS_POM := integration/bench/kafkastreams/pom.xml

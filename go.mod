@@ -1,6 +1,6 @@
 module github.com/eddy-streams/eddy
 
-go 1.26.0
+go 1.27.3
 
 require (
 	github.com/cockroachdb/pebble/v2 v2.1.7

@@ -1,6 +1,6 @@
 module github.com/eddy-streams/eddy/examples
 
-go 1.26.0
+go 1.27.3
 
 replace github.com/eddy-streams/eddy => ../
 
