@@ -116,7 +116,7 @@ final class Cases {
                     .groupBy((k, v) -> KeyValue.pair(fk(v), v))
                     .count()
                     .toStream().to(out, longs);
-            case "tumbling" -> windowed(in.s1().groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(10)))
+            case "tumbling" -> windowed(in.s1v().groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(10)))
                     .count(), out);
             case "tumbling-grace-final" -> windowed(in.s1v().groupByKey()
                     .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ofSeconds(5)))
@@ -139,7 +139,7 @@ final class Cases {
                     .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(Duration.ofSeconds(5)))
                     .emitStrategy(EmitStrategy.onWindowClose())
                     .count(), out);
-            case "session" -> windowed(in.s1().groupByKey()
+            case "session" -> windowed(in.s1v().groupByKey()
                     .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofSeconds(5)))
                     .count(), out);
             case "session-grace-final" -> in.s1v().groupByKey()
