@@ -3,7 +3,8 @@
 # more when it is ready: installs from Debian's packages what is missing (the Docker
 # engine, debootstrap and Maven, which build the Kafka image without a registry, and a
 # JDK, which builds the Kafka Streams side of the benchmarks and of the differential
-# suite, integration/differential_test.go), and starts the Docker engine when none answers. Installing needs root; without it, it says what to install.
+# suite, integration/differential_test.go), and starts the Docker engine when none
+# answers. Installing needs root; without it, it says what to install.
 # It writes nothing on stdout: its messages, and those of what it runs, go to stderr.
 #
 # Used by `make test-integration` (so by `make test` and .ci/run), `make bench` and
