@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestRunRepartitionsThroughAnInternalTopicAndPurgesIt: the DSL's word count runs as
@@ -60,6 +62,26 @@ func TestRunRepartitionsThroughAnInternalTopicAndPurgesIt(t *testing.T) {
 	}
 	if n := len(details[repartition].Partitions); n != parts {
 		t.Errorf("%s has %d partitions, want %d as its input", repartition, n, parts)
+	}
+	// Internal topics keep the records' own timestamps whatever the broker's default: the
+	// topic sets CreateTime itself (not the broker's default, which kfake reports too).
+	described, err := rc.admin.DescribeTopicConfigs(rc.ctx(), repartition, plan.ChangelogTopic(app, "word-counts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(described) != 2 {
+		t.Fatalf("described %d topics, want 2", len(described))
+	}
+	for _, topic := range described {
+		got := "unset"
+		for _, c := range topic.Configs {
+			if c.Key == plan.TimestampTypeConfig && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				got = c.MaybeValue()
+			}
+		}
+		if topic.Err != nil || got != "CreateTime" {
+			t.Errorf("%s: %s set on the topic is %s (%v), want CreateTime", topic.Name, plan.TimestampTypeConfig, got, topic.Err)
+		}
 	}
 	for word, counts := range countsByKey(t, rc.readTopic(out, false)) {
 		if !slices.IsSorted(counts) || counts[len(counts)-1] != int64(want[word]) {

@@ -132,11 +132,15 @@ func prepareTopics(ctx context.Context, admin *kadm.Client, topo *plan.Topology,
 // changelogConfig is the topic configuration of a store's changelog: the store's own,
 // with a cleanup.policy that compacts. A policy of the store that compacts is kept
 // (window and session stores ask for compact,delete, as in Kafka Streams); any other is
-// replaced by compact.
+// replaced by compact. The timestamp type is CreateTime unless the store sets another
+// (plan.TimestampTypeConfig).
 func changelogConfig(def store.Definition) map[string]string {
 	cfg := def.ChangelogConfig()
 	if !compacts(cfg["cleanup.policy"]) {
 		cfg["cleanup.policy"] = "compact"
+	}
+	if _, set := cfg[plan.TimestampTypeConfig]; !set {
+		cfg[plan.TimestampTypeConfig] = "CreateTime"
 	}
 	return cfg
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/eddy-streams/eddy/store"
 )
 
+// TestChangelogConfigKeepsAPolicyThatCompactsAndForcesCompactOtherwise also checks that
+// every changelog pins CreateTime unless its store sets a timestamp type itself.
 func TestChangelogConfigKeepsAPolicyThatCompactsAndForcesCompactOtherwise(t *testing.T) {
 	kv := func(cfg map[string]string) store.Definition {
 		return store.KeyValue("s", serde.String(), serde.String(), store.WithChangelogConfig(cfg))
@@ -28,9 +30,14 @@ func TestChangelogConfigKeepsAPolicyThatCompactsAndForcesCompactOtherwise(t *tes
 			map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "90000000"}},
 		{"a session store keeps compact,delete and its retention", store.Session("s", serde.String(), serde.Int64(), time.Hour),
 			map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "90000000"}},
+		{"a timestamp type of the store's is kept", kv(map[string]string{"message.timestamp.type": "LogAppendTime"}),
+			map[string]string{"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if _, set := c.want["message.timestamp.type"]; !set {
+				c.want["message.timestamp.type"] = "CreateTime"
+			}
 			if got := changelogConfig(c.def); !maps.Equal(got, c.want) {
 				t.Errorf("changelogConfig = %v, want %v", got, c.want)
 			}

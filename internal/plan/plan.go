@@ -106,14 +106,22 @@ func (t *Topology) internalTopics(declared []InternalTopic) []InternalTopic {
 }
 
 // repartitionConfig is the configuration of repartition topics: Kafka Streams' defaults
-// (StreamsConfig's internal topic properties for repartition topics).
+// (RepartitionTopicConfig), with the timestamp type pinned (TimestampTypeConfig).
 func repartitionConfig() map[string]string {
 	return map[string]string{
-		"cleanup.policy": "delete",
-		"retention.ms":   "-1",
-		"segment.bytes":  "52428800",
+		"cleanup.policy":    "delete",
+		"retention.ms":      "-1",
+		"segment.bytes":     "52428800",
+		TimestampTypeConfig: "CreateTime",
 	}
 }
+
+// TimestampTypeConfig is the topic configuration that every internal topic and
+// changelog pins to CreateTime, as Kafka Streams does (InternalTopicConfig's default
+// overrides): on a cluster whose log.message.timestamp.type is LogAppendTime, a
+// repartitioned record would otherwise take the broker's clock for its event time, and
+// land in the wrong windows after a key change.
+const TimestampTypeConfig = "message.timestamp.type"
 
 // ChangelogTopic is the name of the changelog topic of a store: Kafka Streams'
 // <application.id>-<store>-changelog.
