@@ -103,12 +103,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer unlock()
 
+	instance, err := instanceID(dir)
+	if err != nil {
+		return err
+	}
 	var transactionalID string
 	if a.cfg.exactlyOnce {
-		instance, err := instanceID(dir)
-		if err != nil {
-			return err
-		}
 		transactionalID = a.cfg.applicationID + "-" + instance
 	}
 	stores, err := a.openStores()
@@ -118,6 +118,7 @@ func (a *App) Run(ctx context.Context) error {
 	runErr := engine.Run(ctx, engine.Config{
 		ApplicationID:               a.cfg.applicationID,
 		Topology:                    a.topo,
+		ClientID:                    a.cfg.applicationID + "-" + instance,
 		ClientOpts:                  append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
 		StateDir:                    dir,
 		Stores:                      stores,

@@ -3,6 +3,8 @@ package eddy
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/eddy-streams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -39,7 +42,8 @@ func (e *recordingEngine) Close() error {
 
 // TestStoreEngineHoldsTheApplicationsState: the engine given to StoreEngine is the one
 // whose databases hold the tasks' stores, and Run closes it when it returns; Stats holds
-// the engine's totals.
+// the engine's totals. On the way, the group member's client id names the application
+// and the instance, as Kafka's tools show it.
 func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out"))
 	if err != nil {
@@ -56,7 +60,8 @@ func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	engine := &recordingEngine{Engine: memstore.New()}
-	app, err := New(topo, ApplicationID("store-engine"), SeedBrokers(seeds...), StateDir(t.TempDir()),
+	stateDir := t.TempDir()
+	app, err := New(topo, ApplicationID("store-engine"), SeedBrokers(seeds...), StateDir(stateDir),
 		StoreEngine(engine), CommitInterval(50*time.Millisecond), Logger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +89,21 @@ func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
 	}
 	if count, err := serde.Int64().Deserialize("out", records[0].Value); err != nil || string(records[0].Key) != "k" || count != 1 {
 		t.Fatalf("read %s=%d (%v), want k=1", records[0].Key, count, err)
+	}
+	instance, err := os.ReadFile(filepath.Join(stateDir, "store-engine", "instance-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := kadm.NewClient(client).DescribeGroups(ctx, "store-engine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range groups["store-engine"].Members {
+		ids = append(ids, m.ClientID)
+	}
+	if want := "store-engine-" + string(instance) + "-stream"; len(ids) != 1 || ids[0] != want {
+		t.Errorf("the group's members have the client ids %q, want [%q]", ids, want)
 	}
 	cancel()
 	if err := <-ran; err != nil {

@@ -133,6 +133,10 @@ func OnRestore(l RestoreListener) Opt { return func(c *config) { c.restoreListen
 // ClientOptions passes options to every franz-go client the application makes, after
 // Eddy's own (so they may override them, at the user's risk: consumer group, balancer,
 // partitioner and offset handling are Eddy's). Use it for TLS, SASL, timeouts, linger.
+// Eddy names its clients <application id>-<instance id>-<role>, the role being stream
+// (the group member), restore-consumer, global-consumer or admin, and the instance id
+// the one kept in the state directory; a kgo.ClientID here replaces that name. Kafka
+// Streams: client.id, whose default is <application.id>-<process id>.
 func ClientOptions(opts ...kgo.Opt) Opt {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }

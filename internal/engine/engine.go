@@ -43,6 +43,13 @@ type Config struct {
 	// internal topics and changelogs with ApplicationID (plan.Topology.Complete) before
 	// anything else.
 	Topology *plan.Topology
+	// ClientID names the instance's clients in Kafka's tools and logs: each client's id
+	// is ClientID-<role> (stream: the group member, which consumes and produces;
+	// restore-consumer, global-consumer, admin), unless ClientOpts sets one. The App
+	// passes <application id>-<instance id>. Kafka Streams: client.id, whose default is
+	// <application.id>-<process id>, with the same kind of suffixes. Empty: franz-go's
+	// default, "kgo".
+	ClientID string
 	// ClientOpts configure every client the engine makes, after the engine's own
 	// options: the seed brokers, then the user's pass-through options.
 	ClientOpts []kgo.Opt
@@ -134,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		e.internal[it.Name] = true
 	}
 
-	adminClient, err := kgo.NewClient(cfg.ClientOpts...)
+	adminClient, err := kgo.NewClient(e.clientOpts("admin")...)
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
@@ -153,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		partitions:    partitions,
 		readCommitted: cfg.TransactionalID != "",
 		newClient: func(opts ...kgo.Opt) (*kgo.Client, error) {
-			return kgo.NewClient(append(slices.Clone(cfg.ClientOpts), opts...)...)
+			return kgo.NewClient(append(e.clientOpts("global-consumer"), opts...)...)
 		},
 	})
 	if err != nil {
@@ -205,6 +212,22 @@ func (e *Engine) taskOf(topic string, partition int32) (processor.TaskID, bool) 
 		}
 	}
 	return processor.TaskID{}, false
+}
+
+// clientOpts returns the options of one of the instance's clients, named role: its client
+// id (Config.ClientID), then Config.ClientOpts, which may set another. The slice is the
+// caller's.
+func (e *Engine) clientOpts(role string) []kgo.Opt {
+	return append(e.clientID(role), e.cfg.ClientOpts...)
+}
+
+// clientID returns the option that names the client role (Config.ClientID), or none
+// when the instance has no client id. The slice is the caller's.
+func (e *Engine) clientID(role string) []kgo.Opt {
+	if e.cfg.ClientID == "" {
+		return nil
+	}
+	return []kgo.Opt{kgo.ClientID(e.cfg.ClientID + "-" + role)}
 }
 
 func (e *Engine) taskDir(id processor.TaskID) string {

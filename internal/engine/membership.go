@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +105,7 @@ func (m *membership) join(partitions map[string]int32) error {
 		return err
 	}
 	// The user's options come last, as ClientOptions documents: they may override these.
-	opts := append([]kgo.Opt{
+	opts := append(append(m.clientID("stream"),
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(cfg.Topology.SourceTopics()...),
 		kgo.Balancers(balancer),
@@ -116,7 +115,7 @@ func (m *membership) join(partitions map[string]int32) error {
 		// franz-go's 5 s: a fetch of partitions that have nothing new waits this long at
 		// the broker, and the client sends no other fetch to that broker meanwhile, so a
 		// partition resumed (fetchGate) or newly assigned waits up to this long too.
-		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		// Transaction markers move the tasks' positions and committed offsets (idle.go).
 		kgo.KeepControlRecords(),
@@ -126,7 +125,7 @@ func (m *membership) join(partitions map[string]int32) error {
 		kgo.OnPartitionsLost(m.onLost),
 		kgo.AdjustFetchOffsetsFn(m.resetOffsets),
 		kgo.OnPartitionsCallbackBlocked(m.onCallbacksBlocked),
-	}, cfg.ClientOpts...)
+	), cfg.ClientOpts...)
 	// The group callbacks take mu: holding it until the collector and the restorer exist
 	// keeps a callback of the new client from opening tasks without them.
 	m.mu.Lock()
@@ -154,7 +153,7 @@ func (m *membership) join(partitions map[string]int32) error {
 		Listener:      cfg.RestoreListener,
 		Logger:        m.log,
 		NewConsumer: func(partitions map[string]map[int32]kgo.Offset, opts ...kgo.Opt) (*kgo.Client, error) {
-			return kgo.NewClient(append(append(slices.Clone(cfg.ClientOpts), kgo.ConsumePartitions(partitions)), opts...)...)
+			return kgo.NewClient(append(append(m.clientOpts("restore-consumer"), kgo.ConsumePartitions(partitions)), opts...)...)
 		},
 	}
 	return nil
