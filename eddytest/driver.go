@@ -23,6 +23,7 @@ package eddytest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -46,6 +47,9 @@ type Driver struct {
 	globalDB store.TaskDB
 	globals  map[string]globalStore
 	byTopic  map[string]*task.Task
+	// written are the topics the topology writes: sink topics (repartition topics
+	// included) and changelogs, the ones an Output may read.
+	written map[string]bool
 	// topics holds every record written, per topic, with the read position of tests.
 	topics map[string]*topicLog
 	// offsets counts the records piped into each topic.
@@ -117,6 +121,10 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		topics:  map[string]*topicLog{},
 		offsets: map[string]int64{},
 		globals: map[string]globalStore{},
+		written: map[string]bool{},
+	}
+	for _, topic := range built.SinkTopics() {
+		d.written[topic] = true
 	}
 	globals, err := d.openGlobals()
 	if err != nil {
@@ -144,6 +152,11 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), db.Close(), d.Close())
 		}
 		d.tasks = append(d.tasks, t)
+		for _, st := range sub.Stores {
+			if st.Changelog != "" {
+				d.written[st.Changelog] = true
+			}
+		}
 		for _, topic := range sub.SourceTopics() {
 			d.byTopic[topic] = t
 		}
@@ -188,20 +201,38 @@ func (d *Driver) applyGlobal(g globalStore, r Record) error {
 	return d.globalDB.Commit(nil)
 }
 
+// ErrUnknownTopic is the error, tested with errors.Is, of piping into a topic that no
+// source or global store of the topology reads, and of reading a topic that the
+// topology never writes (no sink writes it and it is no store's changelog): a test that
+// misspells a topic fails instead of passing for the wrong reason. Kafka Streams'
+// TopologyTestDriver throws for an unknown input topic and only logs a warning for an
+// unknown output topic; Eddy has no dynamic routing (TopicNameExtractor), so every
+// topic the topology may write is known when it is built, and both are errors.
+var ErrUnknownTopic = errors.New("unknown topic")
+
+// unknownTopic returns the error of a topic that the topology does not read (the
+// input side) or write.
+func unknownTopic(topic, what string, known []string) error {
+	return fmt.Errorf("eddytest: %w %q: the topology %s %q", ErrUnknownTopic, topic, what, known)
+}
+
 // PipeRaw writes a record of bytes to topic and processes it and everything it causes.
 // A record of the topic of a global store is applied to the store. A topic that no
-// source reads only stores it.
+// source or global store reads is an error (ErrUnknownTopic), and nothing is written.
 func (d *Driver) PipeRaw(topic string, r Record) error {
 	if d.closed {
 		return errors.New("eddytest: driver closed")
 	}
-	d.log(topic).records = append(d.log(topic).records, r)
-	if g, ok := d.globals[topic]; ok {
-		return d.applyGlobal(g, r)
+	g, global := d.globals[topic]
+	t, read := d.byTopic[topic]
+	if !global && !read {
+		known := slices.Concat(d.topo.SourceTopics(), slices.Collect(maps.Keys(d.globals)))
+		slices.Sort(known)
+		return unknownTopic(topic, "reads only", known)
 	}
-	t, ok := d.byTopic[topic]
-	if !ok {
-		return nil
+	d.log(topic).records = append(d.log(topic).records, r)
+	if global {
+		return d.applyGlobal(g, r)
 	}
 	offset := d.offsets[topic]
 	d.offsets[topic]++
@@ -352,8 +383,10 @@ func (d *Driver) DroppedRecords() int64 {
 	return n
 }
 
-// Written returns every record written to topic so far, oldest first, including
-// changelog topics (<application id>-<store>-changelog).
+// Written returns every record written to topic so far, oldest first, raw: input topics
+// (what was piped), output topics and changelog topics (<application id>-<store>-changelog)
+// alike. Unlike Output, it does not check the topic: nil is also the answer for a topic
+// that nothing reads or writes.
 func (d *Driver) Written(topic string) []Record {
 	return slices.Clone(d.log(topic).records)
 }
@@ -373,6 +406,14 @@ func (d *Driver) Close() error {
 	}
 	errs = append(errs, d.engine.Close())
 	return errors.Join(errs...)
+}
+
+// outputLog returns the log of a topic that the topology writes, or ErrUnknownTopic.
+func (d *Driver) outputLog(topic string) (*topicLog, error) {
+	if !d.written[topic] {
+		return nil, unknownTopic(topic, "writes only", slices.Sorted(maps.Keys(d.written)))
+	}
+	return d.log(topic), nil
 }
 
 func (d *Driver) log(topic string) *topicLog {
