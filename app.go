@@ -54,7 +54,12 @@ type Stats struct {
 // the cluster: topics are checked when Run starts.
 func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 	cfg := defaultConfig()
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			// Reported by validate, with every other problem.
+			cfg.nilOpts = append(cfg.nilOpts, i+1)
+			continue
+		}
 		opt(&cfg)
 	}
 	if cfg.exactlyOnce && !cfg.commitIntervalSet {
