@@ -98,7 +98,7 @@ func AggregateCogrouped[K, VA any](c CogroupedStream[K, VA], name string, init f
 	if b == nil {
 		return Table[K, VA]{}
 	}
-	storeName := b.resourceName(name, "", "cogroup")
+	storeName := b.storeName(name, "cogroup")
 	if c.keys == nil {
 		b.problemf("cogroup %q: the key serde of the grouped streams is not known; set it with WithSerdes", storeName)
 	}

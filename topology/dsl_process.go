@@ -1,7 +1,7 @@
 package topology
 
 import (
-	"fmt"
+	"errors"
 
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
@@ -71,7 +71,7 @@ type valuesProcessor[K, V, VR any] struct {
 
 func (v *valuesProcessor[K, V, VR]) init(ctx *dslContext[K, VR]) error {
 	if v.p == nil {
-		return fmt.Errorf("topology: processor %q: supplier returned nil", v.node)
+		return errors.New("the supplier returned nil")
 	}
 	v.ctx = &fixedKeyContext[K, VR]{InitContext: ctx.node, dsl: ctx}
 	if i, ok := v.p.(processor.Initializer); ok {

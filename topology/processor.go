@@ -1,7 +1,7 @@
 package topology
 
 import (
-	"fmt"
+	"errors"
 	"reflect"
 	"slices"
 
@@ -92,10 +92,10 @@ type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
 
 func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
 	if e.p == nil {
-		return fmt.Errorf("topology: processor %q: supplier returned nil", e.node)
+		return errors.New("the supplier returned nil")
 	}
 	if nc == nil {
-		return fmt.Errorf("topology: processor %q: init with a nil context", e.node)
+		return errors.New("init with a nil context")
 	}
 	e.ctx = &typedContext[KOut, VOut]{InitContext: nc, node: nc}
 	if i, ok := e.p.(processor.Initializer); ok {
@@ -106,9 +106,9 @@ func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error 
 
 func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r plan.Record) error {
 	if e.ctx == nil {
-		return fmt.Errorf("topology: processor %q: process before a successful init", e.node)
+		return errors.New("process before a successful init")
 	}
-	in, err := typedRecord[KIn, VIn]("processor", e.node, r)
+	in, err := typedRecord[KIn, VIn](r)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,125 @@
+package topology_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// The errors of a running topology name the node and the topic once each: the task's
+// error names them, and what it wraps says only what failed.
+func TestRuntimeErrorsNameTheNodeAndTopicOnce(t *testing.T) {
+	b := topology.NewBuilder()
+	in := topology.StreamFrom(b, "orders", serde.String(), serde.Int64(), topology.SourceNamed("order-source"))
+	checked := topology.Process(in, func() processor.Processor[string, int64, string, int64] {
+		return processor.ProcessFunc[string, int64, string, int64](func(ctx processor.Context[string, int64], r processor.Record[string, int64]) error {
+			if r.Value == 7 {
+				return errors.New("seven is refused")
+			}
+			ctx.Forward(r)
+			return nil
+		})
+	}, nil, topology.Named("checker"))
+	refusing := serde.Func(
+		func(_ string, v int64) ([]byte, error) {
+			if v == 8 {
+				return nil, errors.New("eight is refused")
+			}
+			return serde.Int64().Serialize("", v)
+		},
+		serde.Int64().Deserialize)
+	topology.To(checked, "totals", serde.String(), refusing, topology.Named("total-sink"))
+	d := startDriver(t, b)
+	orders := eddytest.InputTopic(d, "orders", serde.String(), serde.Int64())
+	cases := []struct {
+		name string
+		pipe func() error
+		want string
+		once []string
+	}{
+		{"undecodable", func() error {
+			return d.PipeRaw("orders", eddytest.Record{Key: []byte("k"), Value: []byte("abc")})
+		}, `task 0_0: source "order-source" cannot deserialize topic "orders" partition 0 offset 0: value: serde: wrong number of bytes`,
+			[]string{`"order-source"`, `"orders"`, "deserializ"}},
+		{"processing", func() error { return orders.Pipe("k", 7, time.UnixMilli(1)) },
+			`task 0_0: node "checker": topic "orders" partition 0 offset 1: seven is refused`,
+			[]string{`"checker"`, `"orders"`}},
+		{"unserializable", func() error { return orders.Pipe("k", 8, time.UnixMilli(2)) },
+			`task 0_0: node "total-sink": topic "orders" partition 0 offset 2: serializing value for topic "totals": eight is refused`,
+			[]string{`"total-sink"`, `"orders"`, `"totals"`, "serializ"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.pipe()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			for _, s := range c.once {
+				if n := strings.Count(err.Error(), s); n != 1 {
+					t.Errorf("error %q says %s %d times, want once", err, s, n)
+				}
+			}
+		})
+	}
+}
+
+// Two operators that name their store alike are a duplicate store, named, and not a
+// duplicate processor: the processor is named after the store.
+func TestTwoStoresWithOneNameAreADuplicateStore(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		add  func(b *topology.Builder, s topology.Stream[string, string])
+		want string
+	}{
+		{"two counts", func(b *topology.Builder, s topology.Stream[string, string]) {
+			topology.Count(topology.GroupByKey(s, "by-key-2"), "counts")
+		}, `duplicate store "counts": count uses it, and count before it`},
+		{"a count and a table", func(b *topology.Builder, s topology.Stream[string, string]) {
+			topology.TableFrom(b, "table-input", "counts", serde.String(), serde.String())
+		}, `duplicate store "counts": table table-input uses it, and count before it`},
+		{"a count and a windowed count", func(b *topology.Builder, s topology.Stream[string, string]) {
+			topology.CountWindowed(topology.WindowedBy(topology.GroupByKey(s, "by-key-2"), topology.TimeWindowsOfSizeWithNoGrace(time.Second)), "counts")
+		}, `duplicate store "counts": windowed count uses it, and count before it`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := topology.NewBuilder()
+			s := topology.StreamFrom(b, "input", serde.String(), serde.String())
+			topology.Count(topology.GroupByKey(s, "by-key"), "counts")
+			c.add(b, s)
+			_, err := b.Build()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Build: %v, want an error containing %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "already used") || !strings.Contains(err.Error(), "1 problem") {
+				t.Errorf("Build: %q reports more than the duplicate store", err)
+			}
+		})
+	}
+}
+
+// A bad JoinWindows names the join: by its name, or by the streams it joins.
+func TestABadJoinWindowsNamesTheJoin(t *testing.T) {
+	for _, c := range []struct {
+		name, join, want string
+	}{
+		{"named", "orders-with-payments", `joinWindowed "orders-with-payments": the windows are inverted`},
+		{"unnamed", "", `joinWindowed of "order-source" and "payment-source": the windows are inverted`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := topology.NewBuilder()
+			orders := topology.StreamFrom(b, "orders", serde.String(), serde.String(), topology.SourceNamed("order-source"))
+			payments := topology.StreamFrom(b, "payments", serde.String(), serde.String(), topology.SourceNamed("payment-source"))
+			topology.JoinWindowed(orders, payments, c.join, topology.JoinWindowsOfTimeDifferenceWithNoGrace(-time.Second),
+				func(_, o, p string) string { return o + p })
+			if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Build: %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
