@@ -37,8 +37,15 @@ type App struct {
 
 // Stats are running totals of an App.
 type Stats struct {
-	// Processed counts input records processed.
+	// Processed counts the records processed from the application's input topics: those
+	// its sources read, not its internal topics. A record processed again after a
+	// rollback (exactly-once abort, crash) counts again.
 	Processed int64
+	// ProcessedInternal counts the records read back from the application's internal
+	// topics: repartition topics, and a foreign-key join's subscription and response
+	// topics. Kafka Streams' process-total metric counts both: Processed +
+	// ProcessedInternal.
+	ProcessedInternal int64
 	// SkippedUndecodable counts input records skipped by SkipUndecodableRecords.
 	SkippedUndecodable int64
 	// DroppedRecords counts records that operators dropped: late for their window, or
@@ -136,8 +143,8 @@ func (a *App) Run(ctx context.Context) error {
 		TransactionalID:             transactionalID,
 		RestoreListener:             a.cfg.restoreListener,
 		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
-		PublishStats: func(processed, skipped, dropped int64) {
-			a.stats.Store(&Stats{Processed: processed, SkippedUndecodable: skipped, DroppedRecords: dropped})
+		PublishStats: func(processed, internal, skipped, dropped int64) {
+			a.stats.Store(&Stats{Processed: processed, ProcessedInternal: internal, SkippedUndecodable: skipped, DroppedRecords: dropped})
 		},
 	})
 	if err := stores.Close(); err != nil {
