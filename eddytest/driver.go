@@ -11,13 +11,10 @@
 // flushing the processors that hold records back (processor.Flusher); with ManualCommit
 // it commits only when the test calls Commit.
 //
-//	d, err := eddytest.New(topo)
-//	...
-//	defer d.Close()
-//	in := eddytest.InputTopic(d, "text-lines", serde.String(), serde.String())
-//	out := eddytest.OutputTopic(d, "word-counts", serde.String(), serde.Int64())
-//	in.Pipe("", "hello world", time.UnixMilli(1000))
-//	records, err := out.ReadAll()
+// The driver catches a test's mistakes: piping into a topic that nothing reads, or
+// reading one that the topology never writes, is ErrUnknownTopic; ReadAll refuses a
+// tombstone (a null value) rather than let a serde read it as a value. The DSL's stores
+// are read with TableStore, WindowStore and SessionStore. See the package example.
 package eddytest
 
 import (
@@ -344,13 +341,7 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 
 // KeyValueStore returns a store of the topology as bytes, as its processors see it but
 // without changelog logging, or a global store. For a store of the Processor API, wrap
-// it with the definition the processors use (see the example):
-//
-//	kv, err := d.KeyValueStore(counts.Name())
-//	if err != nil { ... }
-//	n, found, err := counts.Wrap(kv).Get("apple")
-//
-// The stores of the DSL hold timestamped values (and windows or sessions): read them
+// it with the definition the processors use (see the example). The stores of the DSL hold timestamped values (and windows or sessions): read them
 // with TableStore, WindowStore and SessionStore, which decode them with the store's
 // own serdes. A store with a cache (store.WithCaching; the DSL's tables and
 // aggregations) writes its cache back, to the store and its changelog, before each call,
