@@ -9,10 +9,7 @@ import (
 // CogroupedStream is a set of grouped streams with the same key type, each with its
 // aggregator, to be folded into one aggregate per key: AggregateCogrouped. Kafka
 // Streams: CogroupedKStream<K, VOut>. The zero CogroupedStream belongs to no Builder.
-//
-//	c := topology.Cogroup(clicks, func(user string, _ Click, s Stats) Stats { s.Clicks++; return s })
-//	c = topology.CogroupCogrouped(c, views, func(user string, _ View, s Stats) Stats { s.Views++; return s })
-//	stats := topology.AggregateCogrouped(c, "user-stats", func() Stats { return Stats{} }, serde.JSON[Stats]())
+// See the example of Cogroup.
 type CogroupedStream[K, VA any] struct {
 	b *Builder
 	// keys is the key serde of the first input that has one.
