@@ -2,6 +2,7 @@ package eddytest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/eddy-streams/eddy/store"
@@ -20,15 +21,7 @@ import (
 // changelog. A store of the Processor API holds what its definition says: read it
 // with KeyValueStore and the definition's Wrap.
 func TableStore[K, V any](d *Driver, name string) (store.KV[K, topology.ValueAndTimestamp[V]], error) {
-	def, kv, err := d.dslStore(name)
-	if err != nil {
-		return nil, err
-	}
-	typed, ok := def.(store.KeyValueDef[K, topology.ValueAndTimestamp[V]])
-	if !ok {
-		return nil, wrongStore(name, def, "TableStore", typed)
-	}
-	return typed.Wrap(kv), nil
+	return typedStore(d, name, "TableStore", store.KeyValueDef[K, topology.ValueAndTimestamp[V]].Wrap)
 }
 
 // WindowStore returns the store of a windowed aggregation of the DSL (CountWindowed,
@@ -41,15 +34,7 @@ func TableStore[K, V any](d *Driver, name string) (store.KV[K, topology.ValueAnd
 // Streams: TopologyTestDriver#getTimestampedWindowStore. See TableStore for writes and
 // for the stores of the Processor API.
 func WindowStore[K, V any](d *Driver, name string) (store.Windows[K, topology.ValueAndTimestamp[V]], error) {
-	def, kv, err := d.dslStore(name)
-	if err != nil {
-		return nil, err
-	}
-	typed, ok := def.(store.WindowDef[K, topology.ValueAndTimestamp[V]])
-	if !ok {
-		return nil, wrongStore(name, def, "WindowStore", typed)
-	}
-	return typed.Wrap(kv), nil
+	return typedStore(d, name, "WindowStore", store.WindowDef[K, topology.ValueAndTimestamp[V]].Wrap)
 }
 
 // SessionStore returns the store of a session-windowed aggregation of the DSL
@@ -60,21 +45,28 @@ func WindowStore[K, V any](d *Driver, name string) (store.Windows[K, topology.Va
 // aggregate's type. Kafka Streams: TopologyTestDriver#getSessionStore. See WindowStore
 // for expiry, and TableStore for writes and for the stores of the Processor API.
 func SessionStore[K, V any](d *Driver, name string) (store.Sessions[K, V], error) {
+	return typedStore(d, name, "SessionStore", store.SessionDef[K, V].Wrap)
+}
+
+// typedStore returns the handle wrap makes of the store name, whose definition must be
+// a Def; reader names the caller in the error.
+func typedStore[Def store.Definition, Handle any](d *Driver, name, reader string, wrap func(Def, store.KeyValueStore) Handle) (Handle, error) {
+	var none Handle
 	def, kv, err := d.dslStore(name)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	typed, ok := def.(store.SessionDef[K, V])
+	typed, ok := def.(Def)
 	if !ok {
-		return nil, wrongStore(name, def, "SessionStore", typed)
+		return none, wrongStore(name, def, reader, typed)
 	}
-	return typed.Wrap(kv), nil
+	return wrap(typed, kv), nil
 }
 
 // dslStore returns the definition of the store name and the store, as KeyValueStore
 // returns it.
 func (d *Driver) dslStore(name string) (store.Definition, store.KeyValueStore, error) {
-	def, ok := d.storeDef(name)
+	def, ok := d.storeDefs()[name]
 	if !ok {
 		return nil, nil, d.noStore(name)
 	}
@@ -85,36 +77,24 @@ func (d *Driver) dslStore(name string) (store.Definition, store.KeyValueStore, e
 	return def, kv, nil
 }
 
-// storeDef returns the definition of the store name, a global store included.
-func (d *Driver) storeDef(name string) (store.Definition, bool) {
+// storeDefs returns the definitions of the topology's stores, global stores included,
+// by name.
+func (d *Driver) storeDefs() map[string]store.Definition {
+	defs := map[string]store.Definition{}
 	for _, sub := range d.topo.Subtopologies {
 		for _, st := range sub.Stores {
-			if st.Def.Name() == name {
-				return st.Def, true
-			}
+			defs[st.Def.Name()] = st.Def
 		}
 	}
 	for _, g := range d.topo.GlobalStores {
-		if g.Def.Name() == name {
-			return g.Def, true
-		}
+		defs[g.Def.Name()] = g.Def
 	}
-	return nil, false
+	return defs
 }
 
 // noStore is the error of a store the topology does not have, which names those it has.
 func (d *Driver) noStore(name string) error {
-	var names []string
-	for _, sub := range d.topo.Subtopologies {
-		for _, st := range sub.Stores {
-			names = append(names, st.Def.Name())
-		}
-	}
-	for _, g := range d.topo.GlobalStores {
-		names = append(names, g.Def.Name())
-	}
-	slices.Sort(names)
-	return fmt.Errorf("eddytest: no store %q in the topology (its stores: %q)", name, slices.Compact(names))
+	return fmt.Errorf("eddytest: no store %q in the topology (its stores: %q)", name, slices.Sorted(maps.Keys(d.storeDefs())))
 }
 
 // wrongStore is the error of a reader whose types are not those of the store.
