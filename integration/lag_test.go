@@ -110,8 +110,14 @@ func testLagReachesZero(t *testing.T, exactlyOnce bool) {
 	// The whole output, now that nothing writes it: every word's counts rise one by one
 	// or in steps (the record cache), never repeat, end at the word's count, and no word
 	// of the aborted transaction appears under exactly-once.
-	emitted := readAllCommitted(t, admin, cluster.Client(t, kgo.ConsumeTopics(topics.Counts),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()), topics.Counts)
+	emitted := map[string][]int64{}
+	for _, r := range (&eosRig{t: t, cluster: cluster}).readCommittedToEnd(topics.Counts, time.Minute) {
+		n, err := serde.Int64().Deserialize(topics.Counts, r.Value)
+		if err != nil {
+			t.Fatalf("%s offset %d: %v", topics.Counts, r.Offset, err)
+		}
+		emitted[string(r.Key)] = append(emitted[string(r.Key)], n)
+	}
 	for _, w := range slices.Sorted(maps.Keys(emitted)) {
 		counts := emitted[w]
 		if _, ok := want[w]; !ok {
@@ -130,52 +136,6 @@ func testLagReachesZero(t *testing.T, exactlyOnce bool) {
 			t.Errorf("%s: emitted counts %v, want the last to be %d", w, counts, want[w])
 		}
 	}
-}
-
-// readAllCommitted reads topic, which nothing writes any more, from the start to its
-// end with client (read_committed, keeping transaction markers so that it reaches the
-// end offset), and returns every int64 value per key, in order.
-func readAllCommitted(t *testing.T, admin *kadm.Client, client *kgo.Client, topic string) map[string][]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	ends, err := admin.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatalf("listing the end offsets of %s: %v", topic, err)
-	}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
-	values := map[string][]int64{}
-	for len(left) > 0 {
-		fetches := client.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%s: partitions not read to their end offsets (partition: end): %v", topic, left)
-		}
-		if err := fetches.Err(); err != nil {
-			t.Fatalf("reading %s: %v", topic, err)
-		}
-		for _, r := range fetches.Records() {
-			if r.Offset+1 >= left[r.Partition] {
-				delete(left, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				continue
-			}
-			n, err := serde.Int64().Deserialize(topic, r.Value)
-			if err != nil {
-				t.Fatalf("%s offset %d: %v", topic, r.Offset, err)
-			}
-			values[string(r.Key)] = append(values[string(r.Key)], n)
-		}
-	}
-	return values
 }
 
 // produceInTransaction writes recs in one transaction and ends it with commit.
