@@ -12,7 +12,9 @@
 // loop.go (poll, process), commit.go (at-least-once and exactly-once commits),
 // assignment.go (the group callbacks, opening, restoring and closing tasks), rejoin.go
 // (getting out of the way when put out of the group), topics.go and internaltopics.go
-// (start-up checks and creation of topics), global.go (global stores).
+// (start-up checks and creation of topics), global.go (global stores), contact.go
+// (whether the cluster answers, and outages), status.go (what the instance reports of
+// itself).
 package engine
 
 import (
