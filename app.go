@@ -28,6 +28,7 @@ type App struct {
 	cfg  config
 	// stats are the engine's last published totals; nil before the first.
 	stats atomic.Pointer[Stats]
+	life  lifecycle
 
 	mu      sync.Mutex
 	started bool
@@ -73,7 +74,9 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{topo: built, cfg: cfg, done: make(chan struct{})}, nil
+	a := &App{topo: built, cfg: cfg, done: make(chan struct{})}
+	a.life.listener = cfg.stateListener
+	return a, nil
 }
 
 // Run runs the instance until ctx ends, Close is called, or an error stops it: it checks
@@ -81,7 +84,12 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 // every commit interval. It returns nil after a clean stop, in which every task was
 // committed and closed and the instance left its group; it returns only when every
 // goroutine it started has ended. An App runs once.
-func (a *App) Run(ctx context.Context) error {
+//
+// A cluster that does not answer, at start or mid-run, is waited for (the state is then
+// StateDisconnected) for OutageTimeout; then Run returns an error wrapping
+// ErrClusterUnavailable. An error that stops the App is logged at ERROR and kept in
+// Status.
+func (a *App) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	if a.started {
 		a.mu.Unlock()
@@ -92,6 +100,17 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	defer close(a.done)
 	defer a.cancel()
+	a.life.enter(StateRebalancing)
+	stopWatch := context.AfterFunc(ctx, a.life.stopping)
+	defer func() {
+		stopWatch()
+		if err != nil {
+			a.cfg.logger.Error("the application stopped with an error", "application", a.cfg.applicationID, "error", err)
+			a.life.fail(err)
+			return
+		}
+		a.life.enter(StateNotRunning)
+	}()
 
 	dir := filepath.Join(a.cfg.stateDir, a.cfg.applicationID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,11 +149,16 @@ func (a *App) Run(ctx context.Context) error {
 		Replication:                 a.cfg.replication,
 		TransactionalID:             transactionalID,
 		RestoreListener:             a.cfg.restoreListener,
+		OutageTimeout:               a.cfg.outageTimeout,
+		PublishStatus:               a.life.engineStatus,
 		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
 		PublishStats: func(processed, skipped, dropped int64) {
 			a.stats.Store(&Stats{Processed: processed, SkippedUndecodable: skipped, DroppedRecords: dropped})
 		},
 	})
+	if runErr != nil {
+		a.life.enter(StatePendingError)
+	}
 	if err := stores.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("eddy: closing stores: %w", err))
 	}
@@ -191,6 +215,10 @@ func (a *App) Close() {
 	cancel()
 	<-a.done
 }
+
+// Status returns the App's state and what goes with it; safe to call at any time, from
+// any goroutine.
+func (a *App) Status() Status { return a.life.status() }
 
 // Stats returns the App's running totals; safe to call while it runs.
 func (a *App) Stats() Stats {

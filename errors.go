@@ -27,4 +27,8 @@ var (
 	// partition count than the topology needs, or when the counts of repartition topics
 	// cannot be derived (they depend on each other in a cycle).
 	ErrInternalTopic = engine.ErrInternalTopic
+	// ErrClusterUnavailable is returned by Run when no broker of the cluster has
+	// answered for OutageTimeout, at start or mid-run, or when the instance's group
+	// membership kept failing with transient errors that long.
+	ErrClusterUnavailable = engine.ErrClusterUnavailable
 )
