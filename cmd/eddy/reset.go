@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/cmd/eddy/internal/reset"
@@ -82,23 +81,18 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cl.Close()
-	return resetWith(ctx, kadm.NewClient(cl), cfg, *dryRun, stdout)
-}
-
-// resetWith plans the reset, prints the plan and, unless dryRun, executes it.
-func resetWith(ctx context.Context, adm *kadm.Client, cfg reset.Config, dryRun bool, stdout io.Writer) error {
-	plan, err := reset.MakePlan(ctx, adm, cfg)
+	plan, err := reset.MakePlan(ctx, cl, cfg)
 	if err != nil {
 		return err
 	}
-	if dryRun {
+	if *dryRun {
 		fmt.Fprintln(stdout, "Dry run: nothing is changed.")
 	}
 	reset.Print(stdout, plan)
-	if dryRun {
+	if *dryRun {
 		return nil
 	}
-	if err := reset.Execute(ctx, adm, plan); err != nil {
+	if err := reset.Execute(ctx, cl, plan); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Done.")

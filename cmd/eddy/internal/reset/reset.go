@@ -19,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/internal/statedir"
 )
@@ -94,7 +96,8 @@ func IsInternal(application, topic string) bool {
 // MakePlan reads the group and the topics and returns what a reset would do; it changes
 // nothing. It fails with ErrActiveMembers while the group has members, and when a named
 // input or intermediate topic does not exist.
-func MakePlan(ctx context.Context, adm *kadm.Client, cfg Config) (Plan, error) {
+func MakePlan(ctx context.Context, cl *kgo.Client, cfg Config) (Plan, error) {
+	adm := kadm.NewClient(cl)
 	app := cfg.ApplicationID
 	if app == "" {
 		return Plan{}, errors.New("no application id")
@@ -227,10 +230,12 @@ func newOffsets(listed kadm.ListedOffsets, err error, committed kadm.OffsetRespo
 
 // Execute does what p says, in this order: it checks again that the group has no
 // members, commits the new offsets, deletes the group's offsets on internal topics,
-// deletes the internal topics, and wipes the state directory under its lock (refused
-// while an instance holds it). It stops at the first error; rerunning the reset then
-// completes it.
-func Execute(ctx context.Context, adm *kadm.Client, p Plan) error {
+// deletes the internal topics and waits until the broker no longer lists them (so that
+// an application started at once creates them anew), and wipes the state directory
+// under its lock (refused while an instance holds it, before anything changes). It
+// stops at the first error; rerunning the reset then completes it.
+func Execute(ctx context.Context, cl *kgo.Client, p Plan) error {
+	adm := kadm.NewClient(cl)
 	if err := checkNoMembers(ctx, adm, p.ApplicationID); err != nil {
 		return err
 	}
@@ -273,6 +278,9 @@ func Execute(ctx context.Context, adm *kadm.Client, p Plan) error {
 		if err != nil {
 			return fmt.Errorf("deleting internal topics: %w", err)
 		}
+		if err := waitDeleted(ctx, cl, p.Internal); err != nil {
+			return err
+		}
 	}
 	if p.StateDir != "" && len(p.State) > 0 {
 		if _, err := statedir.Wipe(p.StateDir); err != nil {
@@ -280,6 +288,41 @@ func Execute(ctx context.Context, adm *kadm.Client, p Plan) error {
 		}
 	}
 	return nil
+}
+
+// deleteWait bounds how long Execute waits for deleted topics to leave the metadata.
+const deleteWait = 30 * time.Second
+
+// waitDeleted waits until the broker's metadata no longer lists topics. It asks the
+// broker each time: the client's own metadata cache would answer with what it saw.
+func waitDeleted(ctx context.Context, cl *kgo.Client, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, deleteWait)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	for {
+		resp, err := req.RequestWith(ctx, cl)
+		var listed []string
+		if err == nil {
+			for _, t := range resp.Topics {
+				if t.ErrorCode != kerr.UnknownTopicOrPartition.Code && t.Topic != nil {
+					listed = append(listed, *t.Topic)
+				}
+			}
+			if len(listed) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("deleted internal topics still listed after %v: %v (last error: %v)", deleteWait, listed, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Print writes p for an operator: each partition with its new offset, each topic

@@ -172,7 +172,7 @@ func TestPlanAndExecute(t *testing.T) {
 	f := newFixture(t)
 	root, appDir := stateDir(t)
 	ctx := t.Context()
-	p, err := MakePlan(ctx, f.adm, Config{ApplicationID: app, IntermediateTopics: []string{"shop-through"}, StateDir: root})
+	p, err := MakePlan(ctx, f.client, Config{ApplicationID: app, IntermediateTopics: []string{"shop-through"}, StateDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestPlanAndExecute(t *testing.T) {
 		t.Errorf("state %s %q, want %s %q", p.StateDir, p.State, appDir, want)
 	}
 
-	if err := Execute(ctx, f.adm, p); err != nil {
+	if err := Execute(ctx, f.client, p); err != nil {
 		t.Fatal(err)
 	}
 	topics, offsets := f.state(t)
@@ -223,14 +223,14 @@ func TestPlanAndExecute(t *testing.T) {
 // when none is; named inputs replace the inferred ones.
 func TestPlanToTime(t *testing.T) {
 	f := newFixture(t)
-	p, err := MakePlan(t.Context(), f.adm, Config{ApplicationID: app, InputTopics: []string{"orders"}, ToTime: f.base.Add(3500 * time.Millisecond)})
+	p, err := MakePlan(t.Context(), f.client, Config{ApplicationID: app, InputTopics: []string{"orders"}, ToTime: f.base.Add(3500 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := offsetsOf(p.Inputs), map[string][]int64{"orders": {0, 4, 10, 1, 4, 10}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("inputs at +3.5 s: %v, want %v", got, want)
 	}
-	p, err = MakePlan(t.Context(), f.adm, Config{ApplicationID: app, InputTopics: []string{"orders"}, ToTime: f.base.Add(time.Hour)})
+	p, err = MakePlan(t.Context(), f.client, Config{ApplicationID: app, InputTopics: []string{"orders"}, ToTime: f.base.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	root, appDir := stateDir(t)
 	topicsBefore, offsetsBefore := f.state(t)
-	p, err := MakePlan(t.Context(), f.adm, Config{ApplicationID: app, StateDir: root})
+	p, err := MakePlan(t.Context(), f.client, Config{ApplicationID: app, StateDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,11 +282,11 @@ func TestRefusals(t *testing.T) {
 	ctx := t.Context()
 	topicsBefore, offsetsBefore := f.state(t)
 
-	if _, err := MakePlan(ctx, f.adm, Config{ApplicationID: app, InputTopics: []string{"orders", "nope"}}); err == nil || !strings.Contains(err.Error(), "nope") {
+	if _, err := MakePlan(ctx, f.client, Config{ApplicationID: app, InputTopics: []string{"orders", "nope"}}); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("a missing input topic: %v, want an error naming it", err)
 	}
 
-	p, err := MakePlan(ctx, f.adm, Config{ApplicationID: app, StateDir: root})
+	p, err := MakePlan(ctx, f.client, Config{ApplicationID: app, StateDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Execute(ctx, f.adm, p); !errors.Is(err, statedir.ErrLocked) {
+	if err := Execute(ctx, f.client, p); !errors.Is(err, statedir.ErrLocked) {
 		t.Errorf("Execute while an instance holds the state directory: %v, want ErrLocked", err)
 	}
 	unlock()
@@ -317,10 +317,10 @@ func TestRefusals(t *testing.T) {
 		member.PollRecords(pollCtx, 10)
 		cancel()
 	}
-	if _, err := MakePlan(ctx, f.adm, Config{ApplicationID: app}); !errors.Is(err, ErrActiveMembers) {
+	if _, err := MakePlan(ctx, f.client, Config{ApplicationID: app}); !errors.Is(err, ErrActiveMembers) {
 		t.Errorf("MakePlan with a member in the group: %v, want ErrActiveMembers", err)
 	}
-	if err := Execute(ctx, f.adm, p); !errors.Is(err, ErrActiveMembers) {
+	if err := Execute(ctx, f.client, p); !errors.Is(err, ErrActiveMembers) {
 		t.Errorf("Execute with a member in the group: %v, want ErrActiveMembers", err)
 	}
 	member.Close()
