@@ -21,19 +21,7 @@ import (
 // state directory's lock, changing nothing; after Run returned it deletes the tasks'
 // state and keeps the instance id; the next run restores the count from the changelog.
 func TestCleanUp(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "in", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	seeds := cluster.ListenAddrs()
-	b := topology.NewBuilder()
-	counts := topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "by-key"), "counts")
-	topology.To(topology.ToStream(counts), "out", serde.String(), serde.Int64())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	seeds, topo := countOnKfake(t, 2)
 	stateDir := t.TempDir()
 	appDir := filepath.Join(stateDir, "cleanup")
 	newApp := func() *App {
@@ -136,6 +124,26 @@ func TestCleanUp(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
+}
+
+// countOnKfake starts a kfake cluster with topics in and out of the given partitions,
+// closed when the test ends, and builds a topology that counts the records of in per key
+// in store counts and writes the counts to out.
+func countOnKfake(t *testing.T, partitions int32) (seeds []string, topo *topology.Topology) {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "in", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	b := topology.NewBuilder()
+	counts := topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "by-key"), "counts")
+	topology.To(topology.ToStream(counts), "out", serde.String(), serde.Int64())
+	topo, err = b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cluster.ListenAddrs(), topo
 }
 
 // listDir returns the names in dir, sorted.
