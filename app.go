@@ -223,8 +223,7 @@ func (a *App) CleanUp() error {
 		return err
 	}
 	defer unlock()
-	_, err = statedir.Wipe(dir)
-	return err
+	return statedir.Wipe(dir)
 }
 
 // Stats returns the App's running totals; safe to call while it runs.

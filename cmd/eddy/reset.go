@@ -45,6 +45,7 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	byDuration := fs.Duration("by-duration", 0, "reset the inputs to this `duration` before now (Go syntax: 36h) instead of the earliest offsets")
 	stateDir := fs.String("state-dir", "", "the state `directory` of an instance (eddy.StateDir): wipe <state-dir>/<application id>")
 	dryRun := fs.Bool("dry-run", false, "print what the reset would do, and change nothing")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this `duration` (an unreachable cluster is retried until then)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,11 @@ func runReset(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("-to-datetime and -by-duration exclude each other")
 	case *byDuration < 0:
 		return usagef("-by-duration %v is negative", *byDuration)
+	case *timeout <= 0:
+		return usagef("-timeout %v is not positive", *timeout)
 	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	cfg := reset.Config{
 		ApplicationID:      *app,
 		InputTopics:        splitList(*inputs),

@@ -75,12 +75,11 @@ func runState(args []string, stdout, stderr io.Writer) error {
 
 // query is a get or a scan.
 type query struct {
-	get            bool
-	task, store    string
-	key, from, to  []byte
-	hasFrom, hasTo bool
-	limit          int
-	format         state.Format
+	get           bool
+	task, store   string
+	key, from, to []byte
+	limit         int
+	format        state.Format
 }
 
 func parseQuery(cmd string, args []string, stderr io.Writer) (*query, error) {

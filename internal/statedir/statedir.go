@@ -50,17 +50,16 @@ func State(dir string) ([]string, error) {
 // whatever else the directory holds, except the lock file, which the caller holds, and
 // the instance id, which names the instance rather than its state (its exactly-once
 // producer keeps fencing a previous life's open transaction, and Kafka's tools keep
-// telling instances apart). It returns what it deleted. REQUIRES: the caller holds dir's
-// lock.
-func Wipe(dir string) ([]string, error) {
+// telling instances apart). REQUIRES: the caller holds dir's lock.
+func Wipe(dir string) error {
 	names, err := State(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i, name := range names {
+	for _, name := range names {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-			return names[:i], fmt.Errorf("eddy: deleting local state: %w", err)
+			return fmt.Errorf("eddy: deleting local state: %w", err)
 		}
 	}
-	return names, nil
+	return nil
 }

@@ -264,7 +264,13 @@ func Execute(ctx context.Context, cl *kgo.Client, p Plan) error {
 	if len(p.InternalOffsets) > 0 {
 		resp, err := adm.DeleteOffsets(ctx, p.ApplicationID, p.InternalOffsets)
 		if err == nil {
-			err = resp.Error()
+			// Offsets on a topic already deleted (a reset run again after a failure)
+			// are gone with it.
+			resp.EachError(func(topic string, partition int32, e error) {
+				if !errors.Is(e, kerr.UnknownTopicOrPartition) {
+					err = errors.Join(err, fmt.Errorf("%s partition %d: %w", topic, partition, e))
+				}
+			})
 		}
 		if err != nil {
 			return fmt.Errorf("deleting the group's offsets on internal topics: %w", err)
@@ -283,7 +289,7 @@ func Execute(ctx context.Context, cl *kgo.Client, p Plan) error {
 		}
 	}
 	if p.StateDir != "" && len(p.State) > 0 {
-		if _, err := statedir.Wipe(p.StateDir); err != nil {
+		if err := statedir.Wipe(p.StateDir); err != nil {
 			return err
 		}
 	}

@@ -51,9 +51,6 @@ type Store struct {
 	name   string
 	prefix []byte
 	kind   Kind
-	// Observed is the observed stream time of a window or session store's meta record,
-	// in milliseconds.
-	Observed int64
 }
 
 // Store returns the store named name; its kind is that of its meta record, key-value
@@ -73,7 +70,6 @@ func (t *TaskDB) Store(name string) (*Store, error) {
 		if v[1] == 's' {
 			s.kind = Session
 		}
-		s.Observed = readTime(v[10:])
 	}
 	return s, nil
 }
