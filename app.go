@@ -15,6 +15,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/statedir"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/pebblestore"
 	"github.com/eddy-streams/eddy/topology"
@@ -184,7 +185,7 @@ func (a *App) openStores() (store.Engine, error) {
 // it, so that an instance restarted on the same directory fences the transaction its
 // previous life left open at once, instead of readers waiting for its timeout.
 func instanceID(dir string) (string, error) {
-	path := filepath.Join(dir, "instance-id")
+	path := filepath.Join(dir, statedir.InstanceIDFile)
 	b, err := os.ReadFile(path)
 	if err == nil && len(b) > 0 {
 		return string(b), nil
@@ -219,6 +220,39 @@ func (a *App) Close() {
 // Status returns the App's state and what goes with it; safe to call at any time, from
 // any goroutine.
 func (a *App) Status() Status { return a.life.status() }
+
+// CleanUp deletes this instance's local state: the stores of every task and the global
+// stores under <StateDir>/<ApplicationID>. The instance id kept there survives: it names
+// the instance, not its state, so an exactly-once instance still fences the transaction a
+// crashed previous life left open, and Kafka's tools still see the same client ids.
+// Kafka Streams: KafkaStreams#cleanUp.
+//
+// Call it before Run or after Run returned: after `eddy reset`, so that the next Run
+// restores nothing stale; or to rebuild the stores from their changelogs (the next Run
+// restores every task from the start of its changelogs). It returns an error while Run
+// runs, and ErrStateDirLocked (wrapped) while another instance, or cmd/eddy, uses the
+// directory. A Run called during CleanUp waits for it to finish.
+func (a *App) CleanUp() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		select {
+		case <-a.done:
+		default:
+			return errors.New("eddy: CleanUp: the app is running (call it before Run, or after Run returned)")
+		}
+	}
+	dir := filepath.Join(a.cfg.stateDir, a.cfg.applicationID)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return statedir.Wipe(dir)
+}
 
 // Stats returns the App's running totals; safe to call while it runs.
 func (a *App) Stats() Stats {
