@@ -119,7 +119,8 @@ func awaitAppState(t *testing.T, in *instance, want eddy.State, timeout time.Dur
 // TestAppWaitsForABrokerThatComesUpLate: an App started while its cluster is down
 // (stopped: its port refuses connections) waits for it, shows DISCONNECTED meanwhile,
 // and becomes ready once the broker is up 20 s later, with no error and every record
-// copied once.
+// copied once. Then the broker goes down for 30 s mid-run, while records are produced
+// just before: the App rides it out, and every record is copied once.
 func TestAppWaitsForABrokerThatComesUpLate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of its own and keeps it down for 20 s; skipped with -short")
@@ -166,15 +167,44 @@ func TestAppWaitsForABrokerThatComesUpLate(t *testing.T) {
 	up := time.Now()
 	awaitAppState(t, app, eddy.StateRunning, 2*time.Minute)
 	ready := time.Now()
-	seen := readValues(t, cluster, out, values, time.Minute)
+	readValues(t, cluster, out, values, time.Minute)
+	t.Logf("broker up %.1f s after the app started; the app was ready %.1f s after the broker answered (%.1f s after it started)",
+		up.Sub(began).Seconds(), ready.Sub(up).Seconds(), ready.Sub(began).Seconds())
+
+	// Down mid-run, with records in flight.
+	more := make([]string, 1000)
+	for i := range more {
+		more[i] = "w" + strconv.Itoa(i)
+	}
+	produceValues(t.Context(), t, cluster.Client(t), in, more, more)
+	values = append(values, more...)
+	if err := cluster.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	time.Sleep(30 * time.Second)
+	if err := cluster.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	seen := readValues(t, cluster, out, values, 2*time.Minute)
+	awaitAppState(t, app, eddy.StateRunning, time.Minute)
 	app.stop(t)
 	for _, v := range values {
 		if seen[v] != 1 {
 			t.Errorf("value %s copied %d times, want once", v, seen[v])
 		}
 	}
-	t.Logf("broker up %.1f s after the app started; the app was ready %.1f s after the broker answered (%.1f s after it started); %d records copied once each; states: %s",
-		up.Sub(began).Seconds(), ready.Sub(up).Seconds(), ready.Sub(began).Seconds(), len(values), states.String(began))
+	disconnected, ok := states.firstAfter(down, eddy.StateDisconnected)
+	if !ok {
+		t.Fatalf("the state never became DISCONNECTED while the broker was down mid-run: %s", states.String(began))
+	}
+	back, ok := states.firstAfter(disconnected, eddy.StateRunning)
+	if !ok {
+		t.Fatalf("the state never came back to RUNNING after the broker restarted: %s", states.String(began))
+	}
+	t.Logf("broker down 30 s mid-run: RUNNING again %.1f s after it answered; %d records copied once each; states: %s",
+		back.Sub(restarted).Seconds(), len(values), states.String(began))
 }
 
 // TestAppRidesOutABrokerFrozenLongerThanItsSessionTimeout freezes the broker (docker
@@ -283,9 +313,9 @@ func rideOutFreeze(t *testing.T, exactlyOnce bool) {
 	}
 	down, ok := states.firstAfter(frozen, eddy.StateDisconnected)
 	if !ok {
-		t.Errorf("the state never became DISCONNECTED during the freeze: %s", states.String(began))
+		t.Fatalf("the state never became DISCONNECTED during the freeze: %s", states.String(began))
 	}
-	if back, ok := states.firstAfter(thawed, eddy.StateRunning); !ok {
+	if back, ok := states.firstAfter(down, eddy.StateRunning); !ok {
 		t.Errorf("the state never came back to RUNNING after the freeze: %s", states.String(began))
 	} else {
 		t.Logf("frozen %s: DISCONNECTED %.1f s after the freeze began, RUNNING again %.1f s after it ended; %d input records, %d missing, %d more than once; states: %s",
