@@ -1,5 +1,6 @@
-# Eddy's build. The repository holds three Go modules: the library (.), the runnable
-# examples and the integration tests against real Kafka, each with its own go.mod.
+# Eddy's build. The repository holds four Go modules: the library (.), the embedded broker
+# for users, the runnable examples and the integration tests against real Kafka, each with
+# its own go.mod.
 
 GO ?= go
 # Go 1.27.3 or later (the go line of every go.mod): Go 1.26.8 miscompiles closures of
@@ -7,7 +8,7 @@ GO ?= go
 # "Go toolchain"). The go command fetches this toolchain from the Go module proxy when
 # the installed Go is older; exported so that every go command below uses it.
 export GOTOOLCHAIN ?= go1.27.3
-MODULES := . examples integration
+MODULES := . embedded examples integration
 IMAGE_DIR := integration/kafkatest/image
 KS_POM := integration/bench/kafkastreams/pom.xml
 
@@ -22,10 +23,9 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(MODULES); do echo "go vet in $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
-## test-unit: the tests that need no broker, with the race detector
+## test-unit: the tests that need no broker (every module but integration), with the race detector
 test-unit:
-	$(GO) test -race -count=1 ./...
-	cd examples && $(GO) test -race -count=1 ./...
+	@for m in $(filter-out integration,$(MODULES)); do echo "go test in $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## host: install (Debian, as root) and start what the broker tests need: the Docker engine, debootstrap, Maven, a JDK; see scripts/host.sh
 host:

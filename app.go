@@ -15,6 +15,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/statedir"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/pebblestore"
 	"github.com/eddy-streams/eddy/topology"
@@ -28,6 +29,7 @@ type App struct {
 	cfg  config
 	// stats are the engine's last published totals; nil before the first.
 	stats atomic.Pointer[Stats]
+	life  lifecycle
 
 	mu      sync.Mutex
 	started bool
@@ -85,7 +87,9 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{topo: built, cfg: cfg, done: make(chan struct{})}, nil
+	a := &App{topo: built, cfg: cfg, done: make(chan struct{})}
+	a.life.listener = cfg.stateListener
+	return a, nil
 }
 
 // Run runs the instance until ctx ends, Close is called, or an error stops it: it checks
@@ -93,7 +97,12 @@ func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 // every commit interval. It returns nil after a clean stop, in which every task was
 // committed and closed and the instance left its group; it returns only when every
 // goroutine it started has ended. An App runs once.
-func (a *App) Run(ctx context.Context) error {
+//
+// A cluster that does not answer, at start or mid-run, is waited for (the state is then
+// StateDisconnected) for OutageTimeout; then Run returns an error wrapping
+// ErrClusterUnavailable. An error that stops the App is logged at ERROR and kept in
+// Status.
+func (a *App) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	if a.started {
 		a.mu.Unlock()
@@ -104,6 +113,17 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	defer close(a.done)
 	defer a.cancel()
+	a.life.enter(StateRebalancing)
+	stopWatch := context.AfterFunc(ctx, a.life.stopping)
+	defer func() {
+		stopWatch()
+		if err != nil {
+			a.cfg.logger.Error("the application stopped with an error", "application", a.cfg.applicationID, "error", err)
+			a.life.fail(err)
+			return
+		}
+		a.life.enter(StateNotRunning)
+	}()
 
 	dir := filepath.Join(a.cfg.stateDir, a.cfg.applicationID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -142,11 +162,16 @@ func (a *App) Run(ctx context.Context) error {
 		Replication:                 a.cfg.replication,
 		TransactionalID:             transactionalID,
 		RestoreListener:             a.cfg.restoreListener,
+		OutageTimeout:               a.cfg.outageTimeout,
+		PublishStatus:               a.life.engineStatus,
 		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
 		PublishStats: func(processed, internal, skipped, dropped int64) {
 			a.stats.Store(&Stats{Processed: processed, ProcessedInternal: internal, SkippedUndecodable: skipped, DroppedRecords: dropped})
 		},
 	})
+	if runErr != nil {
+		a.life.enter(StatePendingError)
+	}
 	if err := stores.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("eddy: closing stores: %w", err))
 	}
@@ -172,7 +197,7 @@ func (a *App) openStores() (store.Engine, error) {
 // it, so that an instance restarted on the same directory fences the transaction its
 // previous life left open at once, instead of readers waiting for its timeout.
 func instanceID(dir string) (string, error) {
-	path := filepath.Join(dir, "instance-id")
+	path := filepath.Join(dir, statedir.InstanceIDFile)
 	b, err := os.ReadFile(path)
 	if err == nil && len(b) > 0 {
 		return string(b), nil
@@ -202,6 +227,43 @@ func (a *App) Close() {
 	}
 	cancel()
 	<-a.done
+}
+
+// Status returns the App's state and what goes with it; safe to call at any time, from
+// any goroutine.
+func (a *App) Status() Status { return a.life.status() }
+
+// CleanUp deletes this instance's local state: the stores of every task and the global
+// stores under <StateDir>/<ApplicationID>. The instance id kept there survives: it names
+// the instance, not its state, so an exactly-once instance still fences the transaction a
+// crashed previous life left open, and Kafka's tools still see the same client ids.
+// Kafka Streams: KafkaStreams#cleanUp.
+//
+// Call it before Run or after Run returned: after `eddy reset`, so that the next Run
+// restores nothing stale; or to rebuild the stores from their changelogs (the next Run
+// restores every task from the start of its changelogs). It returns an error while Run
+// runs, and ErrStateDirLocked (wrapped) while another instance, or cmd/eddy, uses the
+// directory. A Run called during CleanUp waits for it to finish.
+func (a *App) CleanUp() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		select {
+		case <-a.done:
+		default:
+			return errors.New("eddy: CleanUp: the app is running (call it before Run, or after Run returned)")
+		}
+	}
+	dir := filepath.Join(a.cfg.stateDir, a.cfg.applicationID)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return statedir.Wipe(dir)
 }
 
 // Stats returns the App's running totals; safe to call while it runs.

@@ -12,9 +12,7 @@ import (
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/memstore"
-	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,20 +43,7 @@ func (e *recordingEngine) Close() error {
 // the engine's totals. On the way, the group member's client id names the application
 // and the instance, as Kafka's tools show it.
 func TestStoreEngineHoldsTheApplicationsState(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	seeds := cluster.ListenAddrs()
-
-	b := topology.NewBuilder()
-	counts := topology.Count(topology.GroupByKey(topology.StreamFrom(b, "in", serde.String(), serde.String()), "by-key"), "counts")
-	topology.To(topology.ToStream(counts), "out", serde.String(), serde.Int64())
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	seeds, topo := countOnKfake(t, 1)
 	engine := &recordingEngine{Engine: memstore.New()}
 	stateDir := t.TempDir()
 	app, err := New(topo, ApplicationID("store-engine"), SeedBrokers(seeds...), StateDir(stateDir),

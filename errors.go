@@ -4,14 +4,15 @@ import (
 	"errors"
 
 	"github.com/eddy-streams/eddy/internal/engine"
+	"github.com/eddy-streams/eddy/internal/statedir"
 )
 
 var (
 	// ErrInvalidConfig wraps every configuration problem that New reports.
 	ErrInvalidConfig = errors.New("eddy: invalid configuration")
-	// ErrStateDirLocked is returned by Run when another instance, in this process or
-	// another, uses the same application's state directory.
-	ErrStateDirLocked = errors.New("eddy: state directory is in use by another instance")
+	// ErrStateDirLocked is returned by Run and CleanUp when another instance, in this
+	// process or another, or cmd/eddy uses the same application's state directory.
+	ErrStateDirLocked = statedir.ErrLocked
 	// ErrAlreadyRunning is returned by a second call of Run.
 	ErrAlreadyRunning = errors.New("eddy: app already ran")
 
@@ -27,4 +28,8 @@ var (
 	// partition count than the topology needs, or when the counts of repartition topics
 	// cannot be derived (they depend on each other in a cycle).
 	ErrInternalTopic = engine.ErrInternalTopic
+	// ErrClusterUnavailable is returned by Run when no broker of the cluster has
+	// answered for OutageTimeout, at start or mid-run, or when the instance's group
+	// membership kept failing with transient errors that long.
+	ErrClusterUnavailable = engine.ErrClusterUnavailable
 )

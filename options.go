@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -36,6 +37,8 @@ type config struct {
 	storesSet            bool
 	logger               *slog.Logger
 	restoreListener      RestoreListener
+	stateListener        StateListener
+	outageTimeout        time.Duration
 	clientOpts           []kgo.Opt
 	// nilOpts are the positions, from 1, of the nil options given to New.
 	nilOpts []int
@@ -48,6 +51,7 @@ func defaultConfig() config {
 		pollRecords:          1000,
 		bufferedPerPartition: 1000,
 		replication:          -1,
+		outageTimeout:        engine.DefaultOutageTimeout,
 		logger:               slog.Default(),
 	}
 }
@@ -136,6 +140,22 @@ func Logger(l *slog.Logger) Opt { return func(c *config) { c.logger = l } }
 // KafkaStreams#setGlobalStateRestoreListener.
 func OnRestore(l RestoreListener) Opt { return func(c *config) { c.restoreListener = l } }
 
+// OnStateChange sets a listener told every change of the App's state, in order, with
+// the new state first, as Kafka Streams' StateListener.onChange(newState, oldState). It
+// is called from the goroutine that made the change, with the App's state held: it
+// must return quickly, and must not call Close or wait for Run. Default: none. Kafka
+// Streams: KafkaStreams#setStateListener.
+func OnStateChange(l StateListener) Opt { return func(c *config) { c.stateListener = l } }
+
+// OutageTimeout is how long the App waits for a Kafka cluster that does not answer
+// before Run returns an error wrapping ErrClusterUnavailable: at start, a cluster not
+// up yet; mid-run, a broker outage, a frozen broker or a network partition. Meanwhile
+// the state is StateDisconnected, nothing is lost, and a commit under way waits (so a
+// commit may take this long). The same bound applies to a group membership that keeps
+// failing with transient errors. Default 5 minutes. Kafka Streams: task.timeout.ms
+// (whose default it takes), which bounds each task's retries instead.
+func OutageTimeout(d time.Duration) Opt { return func(c *config) { c.outageTimeout = d } }
+
 // ClientOptions passes options to every franz-go client the application makes, after
 // Eddy's own (so they may override them, at the user's risk: consumer group, balancer,
 // partitioner and offset handling are Eddy's). Use it for TLS, SASL, timeouts, linger.
@@ -206,6 +226,9 @@ func (c *config) validate() error {
 	}
 	if c.replication == 0 || c.replication < -1 {
 		bad("ReplicationFactor must be positive or -1, got %d", c.replication)
+	}
+	if c.outageTimeout <= 0 {
+		bad("OutageTimeout must be positive, got %s", c.outageTimeout)
 	}
 	if c.logger == nil {
 		bad("Logger is nil")

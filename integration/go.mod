@@ -94,3 +94,5 @@ require (
 )
 
 replace github.com/eddy-streams/eddy/examples => ../examples
+
+replace github.com/eddy-streams/eddy/embedded => ../embedded

@@ -303,6 +303,35 @@ func (c *Cluster) Pause(ctx context.Context) error { return c.docker(ctx, "pause
 // Unpause lets paused nodes run again.
 func (c *Cluster) Unpause(ctx context.Context) error { return c.docker(ctx, "unpause") }
 
+// Stop stops every node (docker stop): its ports close, as those of a cluster that is
+// down or not up yet, and its data stays. Start starts it again.
+func (c *Cluster) Stop(ctx context.Context) error { return c.docker(ctx, "stop") }
+
+// Start starts stopped nodes again and returns once the cluster answers a metadata
+// request with every node, or ctx ends.
+func (c *Cluster) Start(ctx context.Context) error {
+	if err := c.docker(ctx, "start"); err != nil {
+		return err
+	}
+	client, err := kgo.NewClient(kgo.SeedBrokers(c.seeds...))
+	if err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	defer client.Close()
+	admin := kadm.NewClient(client)
+	for {
+		brokers, err := admin.ListBrokers(ctx)
+		if err == nil && len(brokers) == len(c.containers) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafkatest: the restarted cluster does not answer: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 func (c *Cluster) docker(ctx context.Context, verb string) error {
 	if len(c.containers) == 0 {
 		return ErrExternal

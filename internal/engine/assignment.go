@@ -24,6 +24,7 @@ func (m *membership) onAssigned(_ context.Context, _ *kgo.Client, assigned map[s
 	m.rebalancing.Store(false)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	defer m.publishTasks()
 	for _, id := range rebalance.TasksOf(assigned, m.subtopologies) {
 		if m.tasks[id] != nil || m.pending[id] != nil {
 			continue
@@ -41,7 +42,7 @@ func (m *membership) onAssigned(_ context.Context, _ *kgo.Client, assigned map[s
 // onRevoked commits and closes the tasks whose partitions go to another instance, before
 // the instance lets them go. Called by the client's group goroutine, which holds the
 // rebalance until it returns.
-func (m *membership) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (m *membership) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	moving := m.takeTasks(revoked)
@@ -54,7 +55,7 @@ func (m *membership) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[s
 		m.log.Info("tasks revoked", "closed", len(moving), "running", len(m.tasks))
 		return
 	}
-	ctx, cancel := commitContext(ctx)
+	ctx, cancel := m.commitContext()
 	defer cancel()
 	if err := m.commitAtLeastOnce(ctx, moving); err != nil {
 		m.fail(fmt.Errorf("committing revoked tasks: %w", err))
@@ -157,6 +158,10 @@ func (m *membership) openTask(id processor.TaskID) (*task.Task, error) {
 // starts them, all of them: step hands the records just fetched to running tasks only.
 // REQUIRES: mu.
 func (m *membership) restorePending(ctx context.Context) error {
+	if len(m.pending) == 0 {
+		return nil
+	}
+	defer m.publishTasks()
 	for _, id := range slices.SortedFunc(maps.Keys(m.pending), compareTaskIDs) {
 		t := m.pending[id]
 		err := m.restorer.Restore(ctx, t.RestoreTargets())

@@ -42,14 +42,12 @@ import (
 // before it aborts it. Kafka Streams: transaction.timeout.ms under exactly-once.
 const transactionTimeout = 10 * time.Second
 
-// commitTimeout bounds a commit: a cluster that cannot take one in that time fails the
-// instance rather than hold its tasks forever.
-const commitTimeout = time.Minute
-
-// commitContext is the context of a commit: not cancelled with ctx, so that a shutdown
-// during a commit lets it finish, but bounded by commitTimeout.
-func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+// commitContext is the context of a commit: not cancelled when the run stops, so that a
+// shutdown during a commit lets it finish, but bounded by OutageTimeout and cut short
+// when the cluster has been silent that long (contact.go): a commit waits through an
+// outage that the instance survives.
+func (e *Engine) commitContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(e.abandon, e.cfg.OutageTimeout)
 }
 
 // commitDue reports whether the loop commits now: every commit interval, but not while

@@ -12,7 +12,9 @@
 // loop.go (poll, process), commit.go (at-least-once and exactly-once commits),
 // assignment.go (the group callbacks, opening, restoring and closing tasks), rejoin.go
 // (getting out of the way when put out of the group), topics.go and internaltopics.go
-// (start-up checks and creation of topics), global.go (global stores).
+// (start-up checks and creation of topics), global.go (global stores), contact.go
+// (whether the cluster answers, and outages), status.go (what the instance reports of
+// itself).
 package engine
 
 import (
@@ -83,6 +85,14 @@ type Config struct {
 	Replication     int16
 	RestoreListener changelog.RestoreListener
 	Logger          *slog.Logger
+	// OutageTimeout bounds how long the instance waits for a cluster that does not
+	// answer, at start and mid-run, before Run returns ErrClusterUnavailable; it also
+	// bounds a commit. 0 is DefaultOutageTimeout. Kafka Streams: task.timeout.ms.
+	OutageTimeout time.Duration
+	// PublishStatus, when set, receives every change of the instance's Status, in order,
+	// from any of the instance's goroutines (statusBoard); it must return quickly and
+	// must not wait for Run.
+	PublishStatus func(Status)
 	// PublishStats, when set, receives the instance's running totals after every
 	// processed batch and when a membership stops: the records processed from input
 	// topics and from internal topics (task.Task.Processed, ProcessedInternal), those
@@ -103,7 +113,14 @@ type Engine struct {
 	log *slog.Logger
 
 	subtopologies map[int][]string // source topics by subtopology id
-	admin         *kadm.Client
+	// contact records when the cluster last answered; status is what Run reports of
+	// the instance (contact.go, status.go). Both are safe for concurrent use.
+	contact *clusterContact
+	status  statusBoard
+	// abandon ends when the cluster has been silent for OutageTimeout: commits, which a
+	// stop does not cut short, are cut short by it (commitContext).
+	abandon context.Context
+	admin   *kadm.Client
 	// global holds the global stores; nil when the topology has none.
 	global *globals
 	// internal names the internal (repartition) topics; purged holds, per partition of
@@ -125,16 +142,42 @@ type Engine struct {
 // Run starts the instance and processes until ctx ends or an error stops it. Before it
 // returns, every task is committed (unless an error makes that unsafe) and closed, and
 // the instance has left its group.
+//
+// A cluster that does not answer is waited for, at start and mid-run, for
+// OutageTimeout; then Run returns an error wrapping ErrClusterUnavailable (contact.go).
+// Run returns nil when ctx ends, whatever it was doing.
 func Run(ctx context.Context, cfg Config) (err error) {
 	// Every topic name the engine sees from here on is complete.
 	cfg.Topology = cfg.Topology.Complete(cfg.ApplicationID)
+	if cfg.OutageTimeout <= 0 {
+		cfg.OutageTimeout = DefaultOutageTimeout
+	}
 	e := &Engine{
 		cfg:           cfg,
 		log:           cfg.Logger,
 		subtopologies: map[int][]string{},
 		internal:      map[string]bool{},
 		purged:        map[topicPartition]int64{},
+		contact:       newClusterContact(time.Now),
 	}
+	e.status.publish = cfg.PublishStatus
+	abandon, abandonCommits := context.WithCancelCause(context.Background())
+	defer abandonCommits(nil)
+	e.abandon = abandon
+	ctx, giveUp := context.WithCancelCause(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		e.watchContact(ctx, func(err error) {
+			abandonCommits(err)
+			giveUp(err)
+		})
+	}()
+	defer func() {
+		giveUp(nil)
+		<-watched
+		err = stopped(ctx, err)
+	}()
 	for _, sub := range cfg.Topology.Subtopologies {
 		e.subtopologies[sub.ID] = sub.SourceTopics()
 	}
@@ -149,25 +192,30 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
 	began := time.Now()
-	partitions, err := prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication)
+	var partitions map[string]int32
+	err = e.untilReachable(ctx, "checking topics", func(ctx context.Context) (err error) {
+		partitions, err = prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	e.log.Debug("topics checked", "took", time.Since(began))
 
-	// Global stores are filled before any task starts, and closed after every task.
-	e.global, err = openGlobals(ctx, cfg, globalsConfig{
-		admin:         e.admin,
-		partitions:    partitions,
-		readCommitted: cfg.TransactionalID != "",
-		newClient: func(opts ...kgo.Opt) (*kgo.Client, error) {
-			return kgo.NewClient(append(e.clientOpts("global-consumer"), opts...)...)
-		},
+	// Global stores are filled before any task starts, and closed after every task. A
+	// bootstrap cut short by a stop keeps what it read: it is committed.
+	err = e.untilReachable(ctx, "bootstrapping global stores", func(ctx context.Context) (err error) {
+		e.global, err = openGlobals(ctx, cfg, globalsConfig{
+			admin:         e.admin,
+			partitions:    partitions,
+			readCommitted: cfg.TransactionalID != "",
+			newClient: func(opts ...kgo.Opt) (*kgo.Client, error) {
+				return kgo.NewClient(append(e.clientOpts("global-consumer"), opts...)...)
+			},
+		})
+		return err
 	})
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return nil // stopped while bootstrapping: what was read is committed
-		}
 		return err
 	}
 	defer func() {
@@ -177,27 +225,56 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}()
 
 	var backoff rejoinBackoff
+	// failingSince is when the memberships began to fail with transient errors, zero
+	// after one that committed.
+	var failingSince time.Time
 	for {
 		committed, err := e.member(ctx, partitions)
-		if !errors.Is(err, errTasksMigrated) {
+		if ctx.Err() != nil {
+			return err // stopping anyway: the dropped work is redone by the tasks' next owner
+		}
+		transient := isTransient(err)
+		if !errors.Is(err, errTasksMigrated) && !transient {
 			return err
 		}
-		if ctx.Err() != nil {
-			return nil // stopping anyway: the dropped work is redone by the tasks' next owner
-		}
 		// Kafka Streams: TaskMigratedException. The tasks were closed without a commit
-		// and their work since the last one is redone by whoever owns them now.
+		// and their work since the last one is redone by whoever owns them now. A
+		// transient error (the cluster does not answer) is handled alike, for
+		// OutageTimeout at most.
 		if committed {
 			backoff.reset()
+			failingSince = time.Time{}
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		}
+		if transient && time.Since(failingSince) >= cfg.OutageTimeout {
+			return fmt.Errorf("%w: the group membership kept failing for %s (OutageTimeout): %w", ErrClusterUnavailable, cfg.OutageTimeout, err)
 		}
 		wait := backoff.next()
-		e.log.Warn("this instance lost its tasks or its producer was fenced; rejoining the group", "error", err, "after", wait)
+		e.log.Warn("this instance lost its tasks, its producer was fenced, or the cluster does not answer; rejoining the group", "error", err, "after", wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
 		}
 	}
+}
+
+// stopped returns what Run returns for err once ctx has ended, or may have: the
+// watchdog's ErrClusterUnavailable if it gave up, nil if the caller stopped the run and
+// err is only a consequence of that, err otherwise.
+func stopped(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrClusterUnavailable) && !errors.Is(err, ErrClusterUnavailable):
+		return errors.Join(cause, err)
+	case errors.Is(err, ErrClusterUnavailable):
+		return err
+	case ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):
+		return nil
+	}
+	return err
 }
 
 // errTasksMigrated marks an error after which the instance cannot commit its tasks'
@@ -215,20 +292,21 @@ func (e *Engine) taskOf(topic string, partition int32) (processor.TaskID, bool) 
 	return processor.TaskID{}, false
 }
 
-// clientOpts returns the options of one of the instance's clients, named role: its client
-// id (Config.ClientID), then Config.ClientOpts, which may set another. The slice is the
-// caller's.
+// clientOpts returns the options of one of the instance's clients, named role: its own
+// (ownOpts), then Config.ClientOpts, which may override them. The slice is the caller's.
 func (e *Engine) clientOpts(role string) []kgo.Opt {
-	return append(e.clientID(role), e.cfg.ClientOpts...)
+	return append(e.ownOpts(role), e.cfg.ClientOpts...)
 }
 
-// clientID returns the option that names the client role (Config.ClientID), or none
-// when the instance has no client id. The slice is the caller's.
-func (e *Engine) clientID(role string) []kgo.Opt {
-	if e.cfg.ClientID == "" {
-		return nil
+// ownOpts returns what every client of the instance has: the hook that hears the
+// cluster's answers (contact.go) and the client id of role (Config.ClientID), if the
+// instance has one. The slice is the caller's.
+func (e *Engine) ownOpts(role string) []kgo.Opt {
+	opts := []kgo.Opt{kgo.WithHooks(e.contact)}
+	if e.cfg.ClientID != "" {
+		opts = append(opts, kgo.ClientID(e.cfg.ClientID+"-"+role))
 	}
-	return []kgo.Opt{kgo.ClientID(e.cfg.ClientID + "-" + role)}
+	return opts
 }
 
 func (e *Engine) taskDir(id processor.TaskID) string {

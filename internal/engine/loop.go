@@ -98,7 +98,7 @@ func (m *membership) runBatch(ctx context.Context, fetches kgo.Fetches, lastComm
 	if !m.commitDue(lastCommit) {
 		return false, nil
 	}
-	commitCtx, cancel := commitContext(ctx)
+	commitCtx, cancel := m.commitContext()
 	defer cancel()
 	err = m.commit(commitCtx)
 	if err == nil {

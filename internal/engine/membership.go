@@ -74,6 +74,7 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) (commi
 		tasks:   map[processor.TaskID]*task.Task{},
 		pending: map[processor.TaskID]*task.Task{},
 	}
+	m.startRebalancing()
 	if err := m.join(partitions); err != nil {
 		return false, err
 	}
@@ -98,14 +99,14 @@ func (m *membership) join(partitions map[string]int32) error {
 	balancer, err := rebalance.New(rebalance.Config{
 		Subtopologies: m.subtopologies,
 		TaskOffsets:   m.localTaskOffsets,
-		OnJoin:        func() { m.rebalancing.Store(true) },
+		OnJoin:        m.startRebalancing,
 		Logger:        m.log,
 	})
 	if err != nil {
 		return err
 	}
 	// The user's options come last, as ClientOptions documents: they may override these.
-	opts := append(append(m.clientID("stream"),
+	opts := append(append(m.ownOpts("stream"),
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(cfg.Topology.SourceTopics()...),
 		kgo.Balancers(balancer),
@@ -161,7 +162,7 @@ func (m *membership) join(partitions map[string]int32) error {
 
 // shutdown commits (when clean) and closes every task, then leaves the group.
 func (m *membership) shutdown(clean bool) error {
-	ctx, cancel := commitContext(context.Background())
+	ctx, cancel := m.commitContext()
 	defer cancel()
 	var errs []error
 	m.mu.Lock()

@@ -3,7 +3,7 @@
 // time, each window's count emitted once, when the window closes. It prints the topology
 // and each final count as it arrives, and checks every count against its own.
 //
-// With no flags it starts franz-go's in-process broker (kfake) and needs no install:
+// With no flags it starts an in-process broker (package embedded) and needs no install:
 //
 //	make demo-pageviews   (or: cd examples && go run ./cmd/pageviews)
 //

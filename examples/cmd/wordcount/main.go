@@ -1,7 +1,7 @@
 // Command wordcount is Eddy's first demo: it counts words in lines of text with the
 // typed DSL and prints the topology and the counts as they change.
 //
-// With no flags it starts franz-go's in-process broker (kfake) and needs no install:
+// With no flags it starts an in-process broker (package embedded) and needs no install:
 //
 //	make demo   (or: cd examples && go run ./cmd/wordcount)
 //

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/embedded"
 	"github.com/eddy-streams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -41,19 +41,23 @@ func Main(name string, run func(ctx context.Context) error) {
 }
 
 // Brokers returns the seed brokers of the cluster a demo runs against, and a function that
-// releases it. With brokers empty (the -brokers flag not given) it starts franz-go's
-// in-process broker (kfake) with topics, each of partitions partitions, and says where;
+// releases it. With brokers empty (the -brokers flag not given) it starts an embedded
+// broker (package embedded) with topics, each of partitions partitions, and says where;
 // stop closes it. Otherwise the seeds are brokers split at commas, CreateTopics creates the
 // topics that are absent, and stop does nothing.
 func Brokers(ctx context.Context, brokers string, partitions int32, topics ...string) (seeds []string, stop func(), err error) {
 	if brokers == "" {
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
-		if err != nil {
-			return nil, nil, fmt.Errorf("starting the embedded broker: %w", err)
+		opts := make([]embedded.Option, len(topics))
+		for i, topic := range topics {
+			opts[i] = embedded.Topic(topic, partitions)
 		}
-		seeds = cluster.ListenAddrs()
-		fmt.Printf("Embedded broker (kfake) at %s\n\n", strings.Join(seeds, ","))
-		return seeds, cluster.Close, nil
+		broker, err := embedded.Start(ctx, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		seeds = broker.Seeds()
+		fmt.Printf("Embedded broker at %s\n\n", strings.Join(seeds, ","))
+		return seeds, broker.Close, nil
 	}
 	seeds = strings.Split(brokers, ",")
 	if err := CreateTopics(ctx, seeds, partitions, topics...); err != nil {
