@@ -341,13 +341,14 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 
 // KeyValueStore returns a store of the topology as bytes, as its processors see it but
 // without changelog logging, or a global store. For a store of the Processor API, wrap
-// it with the definition the processors use (see the example). The stores of the DSL hold timestamped values (and windows or sessions): read them
-// with TableStore, WindowStore and SessionStore, which decode them with the store's
-// own serdes. A store with a cache (store.WithCaching; the DSL's tables and
-// aggregations) writes its cache back, to the store and its changelog, before each call,
-// as a commit would. A window or session store wrapped with its definition hides what
-// the processors' store had expired when KeyValueStore was called: take the store again
-// after piping more records.
+// it with the definition the processors use (see the example). The stores of the DSL
+// hold timestamped values (and windows or sessions): read them with TableStore,
+// WindowStore and SessionStore, which decode them with the store's own serdes. A store
+// with a cache (store.WithCaching; the DSL's tables and aggregations) writes its cache
+// back, to the store and its changelog, before each call, as a commit would. A window
+// or session store wrapped with its definition hides what the processors' store had
+// expired when KeyValueStore was called: take the store again after piping more
+// records.
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	for _, t := range d.tasks {
 		if s, ok, err := t.UnloggedStore(name); err != nil {

@@ -74,6 +74,7 @@ func (o *Output[K, V]) ReadAll() ([]processor.Record[K, V], error) {
 	return out, nil
 }
 
+// nullPart names the null part of a record in ReadAll's error.
 func nullPart(key bool) string {
 	if key {
 		return "key"
