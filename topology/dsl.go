@@ -239,14 +239,13 @@ func addDSLNode[KIn, VIn, KOut, VOut any](b *Builder, name string, newProc func(
 	}
 	n := addProcessorNode[KIn, VIn, KOut, VOut](b, name, parents)
 	n.newProcessor = func() plan.NodeProcessor {
-		return &dslAdapter[KIn, VIn, KOut, VOut]{node: name, p: newProc()}
+		return &dslAdapter[KIn, VIn, KOut, VOut]{p: newProc()}
 	}
 }
 
 // dslAdapter runs a dslProcessor as a plan.NodeProcessor.
 type dslAdapter[KIn, VIn, KOut, VOut any] struct {
-	node string
-	p    dslProcessor[KIn, VIn, KOut, VOut]
+	p dslProcessor[KIn, VIn, KOut, VOut]
 }
 
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {

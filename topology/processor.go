@@ -39,7 +39,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 	}
 	n.newProcessor = func() plan.NodeProcessor {
 		p := supplier()
-		e := &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: p}
+		e := &erasedProcessor[KIn, VIn, KOut, VOut]{p: p}
 		if f, ok := p.(processor.Flusher); ok {
 			// Only processors that hold records back are flushed: the engine skips the
 			// others.
@@ -84,8 +84,7 @@ func addProcessorNode[KIn, VIn, KOut, VOut any](b *Builder, name string, parents
 
 // erasedProcessor runs a typed user processor as a plan.NodeProcessor.
 type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
-	node string
-	p    processor.Processor[KIn, VIn, KOut, VOut]
+	p processor.Processor[KIn, VIn, KOut, VOut]
 	// ctx is nil until Init.
 	ctx *typedContext[KOut, VOut]
 }
