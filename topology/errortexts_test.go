@@ -123,3 +123,36 @@ func TestABadJoinWindowsNamesTheJoin(t *testing.T) {
 		})
 	}
 }
+
+// unconnected reads a store it is not connected to, in Init.
+type unconnected struct{}
+
+func (unconnected) Init(ctx processor.InitContext) error {
+	_, err := ctx.StateStore("counts")
+	return err
+}
+
+func (unconnected) Process(processor.Context[string, string], processor.Record[string, string]) error {
+	return nil
+}
+
+// A processor that opens a store it is not connected to gets an error that, wrapped in
+// the task's, names the task and the node once.
+func TestAnUnconnectedStoreNamesTheTaskAndNodeOnce(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
+	topology.AddProcessor(b, "reader", func() processor.Processor[string, string, string, string] { return unconnected{} }, "in")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = eddytest.New(topo)
+	if err == nil || !strings.Contains(err.Error(), `store "counts" is not connected to the node`) {
+		t.Fatalf("New: %v, want the store's error", err)
+	}
+	for _, s := range []string{"0_0", `"reader"`} {
+		if n := strings.Count(err.Error(), s); n != 1 {
+			t.Errorf("error %q says %s %d times, want once", err, s, n)
+		}
+	}
+}
