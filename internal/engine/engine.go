@@ -29,6 +29,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -66,7 +67,9 @@ type Config struct {
 	// partition below its end, when listing the end again shows nothing new, before it
 	// takes the partition as caught up (idle.go). 0 is DefaultFetchStallTimeout.
 	FetchStallTimeout time.Duration
-	SkipUndecodable   bool
+	// Errors are the error handlers and the dead-letter topic (see task.ErrorPolicy and
+	// collector).
+	Errors task.ErrorPolicy
 	// PollRecords bounds the records taken per poll, so that a rebalance held back while
 	// a batch is processed waits at most one batch.
 	PollRecords int
@@ -148,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
 	began := time.Now()
-	partitions, err := prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication)
+	partitions, err := prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication, cfg.Errors.DeadLetterTopic)
 	if err != nil {
 		return err
 	}
