@@ -48,8 +48,6 @@ type collector struct {
 	firstErr error
 	// failed holds the produce failures of handled topics since the last flush.
 	failed []failedProduce
-	// continued counts the produce failures the handler continued past.
-	continued int64
 	// keyless spreads records without a key over partitions, round robin per topic.
 	keyless map[string]int32
 }
@@ -168,9 +166,6 @@ func (c *collector) flush(ctx context.Context) error {
 			c.fail(perr)
 			break
 		}
-		c.mu.Lock()
-		c.continued++
-		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -99,7 +99,9 @@ func (t *Task) decide(kind errorKind, r processor.FailedRecord) bool {
 	if !Decide(t.errors.Context, t.log, string(kind), h, r) {
 		return false
 	}
-	t.continued[kind]++
+	if kind == deserializationKind {
+		t.skipped++
+	}
 	if t.errors.DeadLetterTopic != "" && r.Offset >= 0 {
 		t.collector.Send(t.errors.DeadLetterTopic, -1, r.Key, r.Value, r.Timestamp, deadLetterHeaders(r))
 	}

@@ -103,8 +103,8 @@ type Task struct {
 	// flushing is set while Flush runs, for the errors it makes.
 	flushing  bool
 	processed int64
-	// continued counts the records continued past, by kind of error.
-	continued   map[errorKind]int64
+	// skipped counts the undecodable records the deserialization handler continued past.
+	skipped     int64
 	initialized bool
 }
 
@@ -136,7 +136,6 @@ func New(cfg Config) (*Task, error) {
 		now:           cfg.Now,
 		log:           cfg.Logger.With("task", cfg.ID.String()),
 		errors:        cfg.Errors,
-		continued:     map[errorKind]int64{},
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.IdleWait, cfg.MaxIdle),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
@@ -213,13 +212,7 @@ func (t *Task) StreamTime() time.Time { return t.streamTime }
 // Processed counts the records processed, Skipped the undecodable ones the
 // deserialization handler continued past.
 func (t *Task) Processed() int64 { return t.processed }
-func (t *Task) Skipped() int64   { return t.continued[deserializationKind] }
-
-// Continued counts the records that the processing and production handlers continued
-// past (each failed output record counts for a production error).
-func (t *Task) Continued() (processing, production int64) {
-	return t.continued[processingKind], t.continued[productionKind]
-}
+func (t *Task) Skipped() int64   { return t.skipped }
 
 // Dropped counts the records that the task's processors dropped by design, summing
 // their counts (plan.DropCounter): records too late for their window, or with a null
