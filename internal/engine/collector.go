@@ -22,7 +22,7 @@ import (
 // becomes the checkpoint of changelog partitions. Kafka Streams: RecordCollectorImpl.
 //
 // Produce failures of sink records (output and repartition topics) go to the production
-// error handler, at the next flush, from the flushing goroutine (produceFailures): at
+// error handler at the next flush, on the flushing goroutine (see flush): at
 // least once only; never those of changelog or dead-letter records, nor errors that
 // mean the producer was fenced or is not authorized.
 type collector struct {

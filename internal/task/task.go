@@ -390,11 +390,11 @@ func (t *Task) Process() (bool, error) {
 		t.forward(src, "", r.record)
 		return nil
 	})
-	if err != nil && !t.continueProcessing(err) {
-		t.current, t.record = nil, queued{}
+	failed := err != nil && !t.continueProcessing(err)
+	t.current, t.record = nil, queued{}
+	if failed {
 		return true, err
 	}
-	t.current, t.record = nil, queued{}
 	r.queue.consumed = r.meta.Offset + 1
 	if r.queue.len() == 0 {
 		r.queue.consumed = max(r.queue.consumed, r.queue.skippedTo)
