@@ -23,6 +23,7 @@ package eddytest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -53,17 +54,19 @@ type Driver struct {
 	// deferred holds errors of records written to topics that tasks read, which the
 	// collector cannot return; the drain loop returns them.
 	deferred []error
-	closed   bool
+	// errors are the error handlers, for the global stores (the tasks have their own).
+	errors task.ErrorPolicy
+	closed bool
 }
 
 // Option configures a Driver.
 type Option func(*options)
 
 type options struct {
-	applicationID   string
-	wallClock       time.Time
-	skipUndecodable bool
-	manualCommit    bool
+	applicationID string
+	wallClock     time.Time
+	errors        task.ErrorPolicy
+	manualCommit  bool
 }
 
 // ApplicationID sets the application id that processors see and that completes the
@@ -80,9 +83,32 @@ func ManualCommit() Option { return func(o *options) { o.manualCommit = true } }
 // WallClock sets the driver's wall-clock time at start. Default: time.Now().
 func WallClock(t time.Time) Option { return func(o *options) { o.wallClock = t } }
 
-// SkipUndecodableRecords makes sources skip records they cannot deserialize, as the
-// App option of the same name does; by default Pipe returns the error.
-func SkipUndecodableRecords() Option { return func(o *options) { o.skipUndecodable = true } }
+// SkipUndecodableRecords makes sources and global stores skip records they cannot
+// deserialize, as the App option of the same name does: the shorthand for
+// OnDeserializationError(processor.LogAndContinue). By default Pipe returns the error.
+func SkipUndecodableRecords() Option { return OnDeserializationError(processor.LogAndContinue) }
+
+// OnDeserializationError, OnProcessingError and OnProductionError set the error handlers
+// as the App options of the same names do (a produce failure cannot happen in the
+// driver). By default every failure fails: Pipe returns it, a panic in user code as a
+// *processor.ProcessingError wrapping a *processor.PanicError.
+func OnDeserializationError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Deserialization = h }
+}
+
+// OnProcessingError: see OnDeserializationError.
+func OnProcessingError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Processing = h }
+}
+
+// OnProductionError: see OnDeserializationError.
+func OnProductionError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Production = h }
+}
+
+// DeadLetterTopic names the topic that receives the records the handlers continue past,
+// as the App option of the same name does; read it as any output topic.
+func DeadLetterTopic(name string) Option { return func(o *options) { o.errors.DeadLetterTopic = name } }
 
 type topicLog struct {
 	records []Record
@@ -117,6 +143,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		topics:  map[string]*topicLog{},
 		offsets: map[string]int64{},
 		globals: map[string]globalStore{},
+		errors:  o.errors,
 	}
 	globals, err := d.openGlobals()
 	if err != nil {
@@ -128,14 +155,14 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
 		}
 		t, err := task.New(task.Config{
-			ID:              processor.TaskID{Subtopology: sub.ID, Partition: 0},
-			ApplicationID:   o.applicationID,
-			Subtopology:     sub,
-			DB:              db,
-			GlobalStores:    globals,
-			Collector:       collector{d},
-			SkipUndecodable: o.skipUndecodable,
-			Now:             func() time.Time { return d.now },
+			ID:            processor.TaskID{Subtopology: sub.ID, Partition: 0},
+			ApplicationID: o.applicationID,
+			Subtopology:   sub,
+			DB:            db,
+			GlobalStores:  globals,
+			Collector:     collector{d},
+			Errors:        o.errors,
+			Now:           func() time.Time { return d.now },
 		})
 		if err == nil {
 			err = t.Init()
@@ -182,8 +209,9 @@ type globalStore struct {
 
 // applyGlobal writes a record of a global store's topic to the store and commits it.
 func (d *Driver) applyGlobal(g globalStore, r Record) error {
-	if err := g.Apply(g.kv, r.Key, r.Value, r.Timestamp); err != nil {
-		return fmt.Errorf("eddytest: global store %q: applying a record of %s: %w", g.Def.Name(), g.Topic, err)
+	in := task.Input{Topic: g.Topic, Offset: int64(len(d.log(g.Topic).records)) - 1, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
+	if _, err := task.ApplyGlobal(g.GlobalStore, g.kv, in, d.errors, slog.New(slog.DiscardHandler)); err != nil {
+		return fmt.Errorf("eddytest: %w", err)
 	}
 	return d.globalDB.Commit(nil)
 }

@@ -52,9 +52,9 @@ type Config struct {
 	// MaxIdle is how long a waiting task waits for a caught-up empty partition. Kafka
 	// Streams: max.task.idle.ms.
 	MaxIdle time.Duration
-	// SkipUndecodable makes the task skip, count and log records that its sources cannot
-	// deserialize, instead of failing.
-	SkipUndecodable bool
+	// Errors says what to do with records the task cannot deserialize, process or
+	// produce (serialization at a sink; produce failures are the collector's).
+	Errors ErrorPolicy
 	// Now is the wall clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -69,7 +69,7 @@ type Task struct {
 	collector     Collector
 	now           func() time.Time
 	log           *slog.Logger
-	skipBad       bool
+	errors        ErrorPolicy
 
 	group      *partitionGroup
 	streamTime time.Time
@@ -101,8 +101,9 @@ type Task struct {
 	// them here. committed holds those of the last commit (PostCommit).
 	consumed, committed map[string]int64
 	// flushing is set while Flush runs, for the errors it makes.
-	flushing    bool
-	processed   int64
+	flushing  bool
+	processed int64
+	// skipped counts the undecodable records the deserialization handler continued past.
 	skipped     int64
 	initialized bool
 }
@@ -134,7 +135,7 @@ func New(cfg Config) (*Task, error) {
 		collector:     cfg.Collector,
 		now:           cfg.Now,
 		log:           cfg.Logger.With("task", cfg.ID.String()),
-		skipBad:       cfg.SkipUndecodable,
+		errors:        cfg.Errors,
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.IdleWait, cfg.MaxIdle),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
@@ -208,7 +209,8 @@ func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool, error) {
 // StreamTime is the largest event time the task has processed.
 func (t *Task) StreamTime() time.Time { return t.streamTime }
 
-// Processed and Skipped count the records processed and the undecodable ones skipped.
+// Processed counts the records processed, Skipped the undecodable ones the
+// deserialization handler continued past.
 func (t *Task) Processed() int64 { return t.processed }
 func (t *Task) Skipped() int64   { return t.skipped }
 
@@ -295,7 +297,9 @@ func (t *Task) Init() error {
 }
 
 // Add deserializes records and queues them for processing. A record that cannot be
-// deserialized fails with a *processor.DeserializationError, or is skipped and counted.
+// deserialized (its serdes fail or panic) fails with a *processor.DeserializationError,
+// or, if the deserialization handler continues past it, is skipped, counted and written
+// to the dead-letter topic.
 // Transaction markers (Input.Control) are not queued: they only move the offsets.
 func (t *Task) Add(records []Input) error {
 	for _, in := range records {
@@ -310,20 +314,28 @@ func (t *Task) Add(records []Input) error {
 			continue
 		}
 		meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
-		rec, err := src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
+		raw := rawInput{key: in.Key, value: in.Value, headers: in.Headers, timestamp: in.Timestamp}
+		rec, err := decode(src, in)
 		if err != nil {
 			derr := &processor.DeserializationError{Task: t.id, Source: src.Name, Record: meta, Err: err}
-			if !t.skipBad {
+			if !t.decide(deserializationKind, processor.FailedRecord{
+				Task: t.id, Node: src.Name, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset,
+				Timestamp: in.Timestamp, Key: in.Key, Value: in.Value, Headers: in.Headers, Err: derr,
+			}) {
 				return derr
 			}
-			t.skipped++
 			q.skip(in.Offset)
-			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
 			continue
 		}
-		q.push(queued{record: rec, meta: meta, source: src, queue: q})
+		q.push(queued{record: rec, meta: meta, source: src, queue: q, raw: raw})
 	}
 	return nil
+}
+
+// decode deserializes in with src's serdes, a panic of theirs an error.
+func decode(src *plan.Source, in Input) (r plan.Record, err error) {
+	defer recoverPanic(&err)
+	return src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
 }
 
 // SetPosition tells the task where the consumer starts reading its input partition of
@@ -378,8 +390,9 @@ func (t *Task) Process() (bool, error) {
 		t.forward(src, "", r.record)
 		return nil
 	})
+	failed := err != nil && !t.continueProcessing(err)
 	t.current, t.record = nil, queued{}
-	if err != nil {
+	if failed {
 		return true, err
 	}
 	r.queue.consumed = r.meta.Offset + 1
@@ -404,7 +417,7 @@ func (t *Task) Close(clean bool) error {
 	if t.initialized {
 		for i := len(t.sub.Processors) - 1; i >= 0; i-- {
 			n := t.nodes[t.sub.Processors[i].Name]
-			if err := n.proc.Close(); err != nil {
+			if err := call(n.proc.Close); err != nil {
 				errs = append(errs, fmt.Errorf("task %s: closing node %q: %w", t.id, n.name, err))
 			}
 		}
@@ -421,10 +434,11 @@ func (t *Task) Close(clean bool) error {
 }
 
 // run calls fn as node n and turns the first error of it or of the nodes it forwards to
-// into a *processor.ProcessingError.
+// (a panic included) into a *processor.ProcessingError; a *processor.ProductionError
+// that the production handler did not continue past stays as it is.
 func (t *Task) run(n *node, fn func() error) error {
 	t.err = nil
-	if err := fn(); err != nil && t.err == nil {
+	if err := call(fn); err != nil && t.err == nil {
 		t.fail(n, err)
 	}
 	err := t.err
@@ -434,7 +448,8 @@ func (t *Task) run(n *node, fn func() error) error {
 
 func (t *Task) fail(n *node, err error) {
 	var perr *processor.ProcessingError
-	if errors.As(err, &perr) {
+	var prod *processor.ProductionError
+	if errors.As(err, &perr) || errors.As(err, &prod) {
 		t.err = err
 		return
 	}
@@ -472,13 +487,34 @@ func hasChild(n *node, name string) bool {
 	return false
 }
 
-func (t *Task) deliver(n *node, r plan.Record) error {
+// continueProcessing asks the processing handler about err, a failure of the record
+// being processed (or of a punctuator or flush without one), and reports whether to go
+// on. A *processor.ProductionError was decided on already, at its sink.
+func (t *Task) continueProcessing(err error) bool {
+	perr, ok := errors.AsType[*processor.ProcessingError](err)
+	if !ok {
+		return false
+	}
+	return t.decide(processingKind, t.failedRecord(perr.Node, err))
+}
+
+// deliver passes r to node n: a processor processes it, a sink encodes and sends it. A
+// panic becomes the error, of n.
+func (t *Task) deliver(n *node, r plan.Record) (err error) {
+	defer recoverPanic(&err)
 	if n.sink == nil {
 		return n.proc.Process(r)
 	}
-	key, value, err := n.sink.Encode(r)
+	key, value, err := encode(n.sink, r)
 	if err != nil {
-		return err
+		perr := &processor.ProductionError{Task: t.id, Sink: n.name, Topic: n.sink.Topic, Partition: -1, Input: processor.RecordMetadata{Partition: -1, Offset: -1}, Err: err}
+		if t.current != nil {
+			perr.Input = t.current.meta
+		}
+		if t.decide(productionKind, t.failedRecord(n.name, perr)) {
+			return nil
+		}
+		return perr
 	}
 	partition := int32(-1)
 	if n.sink.Partition != nil {
@@ -493,6 +529,12 @@ func (t *Task) deliver(n *node, r plan.Record) error {
 	}
 	t.collector.Send(n.sink.Topic, partition, key, value, r.Timestamp, r.Headers)
 	return nil
+}
+
+// encode serializes r with sink's serdes, a panic of theirs an error.
+func encode(sink *plan.Sink, r plan.Record) (key, value []byte, err error) {
+	defer recoverPanic(&err)
+	return sink.Encode(r)
 }
 
 // recordTime is the timestamp of the record being processed, or stream time in a
