@@ -12,7 +12,7 @@ MODULES := . embedded examples integration
 IMAGE_DIR := integration/kafkatest/image
 KS_POM := integration/bench/kafkastreams/pom.xml
 
-.PHONY: test test-unit test-integration lint host kafka-image demo demo-pageviews bench
+.PHONY: test test-unit test-integration lint host kafka-image demo demo-pageviews demo-service bench
 
 ## test: everything CI runs: lint (gofmt, vet), unit tests with -race, integration tests on real Kafka
 test: lint test-unit test-integration
@@ -61,6 +61,10 @@ demo:
 ## demo-pageviews: page views joined with users and counted per region and minute, on an embedded broker; DEMO_ARGS as for demo
 demo-pageviews:
 	cd examples && $(GO) run ./cmd/pageviews $(DEMO_ARGS)
+
+## demo-service: the example service (orders, alerts, health endpoints on 127.0.0.1:8080, a dead-letter topic, graceful shutdown on Ctrl-C) on an embedded broker; DEMO_ARGS as for demo
+demo-service:
+	cd examples && $(GO) run ./cmd/service $(DEMO_ARGS)
 
 ## bench: Eddy, Kafka Streams and the raw-client ceiling side by side on real Kafka (issue 6), the broker at the Kafka Streams contender's version (kafka.version in integration/bench/kafkastreams/pom.xml) unless KAFKA_IMAGE names another; prints the table and writes BENCHMARKS.md (quick: BENCH_ARGS="-records 100000 -contenders eddy,ceiling"; every input: "-full")
 bench:

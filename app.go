@@ -16,6 +16,7 @@ import (
 	"github.com/eddy-streams/eddy/internal/engine"
 	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/statedir"
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/store/pebblestore"
 	"github.com/eddy-streams/eddy/topology"
@@ -48,7 +49,10 @@ type Stats struct {
 	// topics. Kafka Streams' process-total metric counts both: Processed +
 	// ProcessedInternal.
 	ProcessedInternal int64
-	// SkippedUndecodable counts input records skipped by SkipUndecodableRecords.
+	// SkippedUndecodable counts the records of sources and global stores that the
+	// deserialization handler continued past (SkipUndecodableRecords,
+	// OnDeserializationError). Records the processing and production handlers continue
+	// past are logged at WARN, not counted here.
 	SkippedUndecodable int64
 	// DroppedRecords counts records that operators dropped: late for their window, or
 	// with a null key or value where the operator ignores them. A windowed aggregation
@@ -148,15 +152,21 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	runErr := engine.Run(ctx, engine.Config{
-		ApplicationID:               a.cfg.applicationID,
-		Topology:                    a.topo,
-		ClientID:                    a.cfg.applicationID + "-" + instance,
-		ClientOpts:                  append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
-		StateDir:                    dir,
-		Stores:                      stores,
-		CommitInterval:              a.cfg.commitInterval,
-		MaxTaskIdle:                 a.cfg.maxTaskIdle,
-		SkipUndecodable:             a.cfg.skipUndecodable,
+		ApplicationID:  a.cfg.applicationID,
+		Topology:       a.topo,
+		ClientID:       a.cfg.applicationID + "-" + instance,
+		ClientOpts:     append([]kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}, a.cfg.clientOpts...),
+		StateDir:       dir,
+		Stores:         stores,
+		CommitInterval: a.cfg.commitInterval,
+		MaxTaskIdle:    a.cfg.maxTaskIdle,
+		Errors: task.ErrorPolicy{
+			Deserialization: a.cfg.onDeserialization,
+			Processing:      a.cfg.onProcessing,
+			Production:      a.cfg.onProduction,
+			DeadLetterTopic: a.cfg.deadLetterTopic,
+			Context:         ctx,
+		},
 		PollRecords:                 a.cfg.pollRecords,
 		BufferedRecordsPerPartition: a.cfg.bufferedPerPartition,
 		Replication:                 a.cfg.replication,

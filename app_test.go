@@ -35,11 +35,15 @@ func TestNewReportsEveryConfigurationProblem(t *testing.T) {
 		BufferedRecordsPerPartition(0),
 		ReplicationFactor(0),
 		StoreEngine(nil),
+		OnDeserializationError(nil),
+		OnProcessingError(nil),
+		OnProductionError(nil),
 	)
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("error %v, want ErrInvalidConfig", err)
 	}
-	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "StoreEngine"} {
+	for _, want := range []string{"ApplicationID", "SeedBrokers", "CommitInterval", "PollRecords", "BufferedRecordsPerPartition", "ReplicationFactor", "StoreEngine",
+		"OnDeserializationError", "OnProcessingError", "OnProductionError"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

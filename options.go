@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -32,7 +33,10 @@ type config struct {
 	pollRecords          int
 	bufferedPerPartition int
 	replication          int16
-	skipUndecodable      bool
+	onDeserialization    processor.ErrorHandler
+	onProcessing         processor.ErrorHandler
+	onProduction         processor.ErrorHandler
+	deadLetterTopic      string
 	stores               store.Engine
 	storesSet            bool
 	logger               *slog.Logger
@@ -53,6 +57,9 @@ func defaultConfig() config {
 		replication:          -1,
 		outageTimeout:        engine.DefaultOutageTimeout,
 		logger:               slog.Default(),
+		onDeserialization:    processor.LogAndFail,
+		onProcessing:         processor.LogAndFail,
+		onProduction:         processor.LogAndFail,
 	}
 }
 
@@ -113,12 +120,73 @@ func BufferedRecordsPerPartition(n int) Opt { return func(c *config) { c.buffere
 // replication.factor.
 func ReplicationFactor(n int16) Opt { return func(c *config) { c.replication = n } }
 
-// SkipUndecodableRecords makes the application skip records that its sources cannot
-// deserialize, logging each with its topic, partition and offset and counting them in
-// Stats. By default such a record stops the application with a *processor.DeserializationError.
-// Kafka Streams: default.deserialization.exception.handler (LogAndContinue; the default
-// is LogAndFail).
-func SkipUndecodableRecords() Opt { return func(c *config) { c.skipUndecodable = true } }
+// SkipUndecodableRecords makes the application skip records that its sources and global
+// stores cannot deserialize, logging each with its topic, partition and offset and
+// counting them in Stats: the shorthand for
+// OnDeserializationError(processor.LogAndContinue). By default such a record stops the
+// application with a *processor.DeserializationError. Kafka Streams:
+// deserialization.exception.handler=LogAndContinueExceptionHandler.
+func SkipUndecodableRecords() Opt { return OnDeserializationError(processor.LogAndContinue) }
+
+// OnDeserializationError sets the handler that decides about a record that a source or
+// a global store cannot deserialize (its serdes return an error or panic): Fail stops
+// the application, Run returning a *processor.DeserializationError; Continue skips the
+// record (a global store does not apply it; its offset moves past it all the same),
+// counts it in Stats.SkippedUndecodable and writes it to the DeadLetterTopic if there is
+// one (not for a global store). The engine logs every decision (WARN when continuing,
+// ERROR when failing). Default processor.LogAndFail. Kafka Streams:
+// deserialization.exception.handler (KIP-161), default LogAndFailExceptionHandler.
+func OnDeserializationError(h processor.ErrorHandler) Opt {
+	return func(c *config) { c.onDeserialization = h }
+}
+
+// OnProcessingError sets the handler that decides about a failure of user code while
+// processing a record: an error a processor returns from Process, or forwards from a
+// child, an error of a store, and a panic in any user function called while processing
+// (processors, DSL callbacks such as mappers, predicates, aggregators, joiners and key
+// selectors, serdes called inside nodes, punctuators, processor.Flusher), which becomes a
+// *processor.PanicError with its stack. Fail stops the application, Run returning a
+// *processor.ProcessingError; Continue drops the record from the failing node on (its
+// further forwards stop; what it did before stays), processing goes on with the next
+// record, and its offset is committed as processed, so a poison record is not read
+// again; the record goes to the DeadLetterTopic if there is one. A punctuator or a
+// flush fails without an input record: Continue goes on with the next one and writes
+// no dead-letter record. Errors of Processor.Init and Close always fail. Default
+// processor.LogAndFail. Kafka Streams: processing.exception.handler (KIP-1033), default
+// LogAndFailProcessingExceptionHandler.
+func OnProcessingError(h processor.ErrorHandler) Opt {
+	return func(c *config) { c.onProcessing = h }
+}
+
+// OnProductionError sets the handler that decides about an output record that cannot be
+// written: its sink's serdes fail or panic (decided at once; the FailedRecord is the
+// input record, and the dead-letter record too), or the broker refuses it at least once
+// (for example a record larger than the topic's max.message.bytes; decided at the next
+// commit, before the offsets are committed; the FailedRecord holds the output record,
+// and no dead-letter record is written). Fail stops the application, Run returning a
+// *processor.ProductionError; Continue drops that output record. Under ExactlyOnce a
+// record the broker refuses always fails: franz-go's transactional producer cannot go
+// on in that transaction, which must abort, and the record would fail again when
+// processed again. Errors that mean the producer was fenced or is not authorized, and
+// failures of changelog and dead-letter records, are never the handler's: they fail (or
+// make the instance rejoin). Default processor.LogAndFail. Kafka Streams:
+// production.exception.handler, default DefaultProductionExceptionHandler.
+func OnProductionError(h processor.ErrorHandler) Opt {
+	return func(c *config) { c.onProduction = h }
+}
+
+// DeadLetterTopic names a topic that receives every input record that an error handler
+// continues past (see OnDeserializationError, OnProcessingError, OnProductionError): its
+// raw key, value, headers and timestamp, partitioned by its key, plus the headers of
+// Kafka Streams' KIP-1034: __streams.errors.exception (the error's Go type),
+// __streams.errors.message, __streams.errors.stacktrace (a panic's stack, or else the
+// chain of wrapped errors), __streams.errors.topic, __streams.errors.partition and
+// __streams.errors.offset (of the input record, in decimal). Under ExactlyOnce the
+// dead-letter record is part of the transaction of the record's task, so a crash neither
+// loses nor doubles it; at least once it is flushed before the input offset is
+// committed. The topic must exist when Run starts (ErrMissingTopics otherwise), like the
+// sinks' topics. Default: none. Kafka Streams: errors.dead.letter.queue.topic.name.
+func DeadLetterTopic(name string) Opt { return func(c *config) { c.deadLetterTopic = name } }
 
 // StoreEngine sets the engine that holds the application's state stores. Default: a
 // Pebble engine with pebblestore's default Options (a 64 MiB block cache shared by every
@@ -232,6 +300,15 @@ func (c *config) validate() error {
 	}
 	if c.logger == nil {
 		bad("Logger is nil")
+	}
+	if c.onDeserialization == nil {
+		bad("OnDeserializationError has a nil handler")
+	}
+	if c.onProcessing == nil {
+		bad("OnProcessingError has a nil handler")
+	}
+	if c.onProduction == nil {
+		bad("OnProductionError has a nil handler")
 	}
 	return errors.Join(errs...)
 }

@@ -59,6 +59,9 @@ func (s State) String() string {
 	return stateNames[s]
 }
 
+// MarshalText returns the state's name, so that logs and JSON show RUNNING, not 2.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Status is what an App reports of itself (App.Status, the health handlers).
 type Status struct {
 	State State

@@ -20,6 +20,7 @@ package eddytest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -45,7 +46,7 @@ type Driver struct {
 	globals  map[string]globalStore
 	byTopic  map[string]*task.Task
 	// written are the topics the topology writes: sink topics (repartition topics
-	// included) and changelogs, the ones an Output may read.
+	// included), changelogs and the dead-letter topic, the ones an Output may read.
 	written map[string]bool
 	// topics holds every record written, per topic, with the read position of tests.
 	topics map[string]*topicLog
@@ -54,17 +55,19 @@ type Driver struct {
 	// deferred holds errors of records written to topics that tasks read, which the
 	// collector cannot return; the drain loop returns them.
 	deferred []error
-	closed   bool
+	// errors are the error handlers, for the global stores (the tasks have their own).
+	errors task.ErrorPolicy
+	closed bool
 }
 
 // Option configures a Driver.
 type Option func(*options)
 
 type options struct {
-	applicationID   string
-	wallClock       time.Time
-	skipUndecodable bool
-	manualCommit    bool
+	applicationID string
+	wallClock     time.Time
+	errors        task.ErrorPolicy
+	manualCommit  bool
 }
 
 // ApplicationID sets the application id that processors see and that completes the
@@ -81,9 +84,32 @@ func ManualCommit() Option { return func(o *options) { o.manualCommit = true } }
 // WallClock sets the driver's wall-clock time at start. Default: time.Now().
 func WallClock(t time.Time) Option { return func(o *options) { o.wallClock = t } }
 
-// SkipUndecodableRecords makes sources skip records they cannot deserialize, as the
-// App option of the same name does; by default Pipe returns the error.
-func SkipUndecodableRecords() Option { return func(o *options) { o.skipUndecodable = true } }
+// SkipUndecodableRecords makes sources and global stores skip records they cannot
+// deserialize, as the App option of the same name does: the shorthand for
+// OnDeserializationError(processor.LogAndContinue). By default Pipe returns the error.
+func SkipUndecodableRecords() Option { return OnDeserializationError(processor.LogAndContinue) }
+
+// OnDeserializationError, OnProcessingError and OnProductionError set the error handlers
+// as the App options of the same names do (a produce failure cannot happen in the
+// driver). By default every failure fails: Pipe returns it, a panic in user code as a
+// *processor.ProcessingError wrapping a *processor.PanicError.
+func OnDeserializationError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Deserialization = h }
+}
+
+// OnProcessingError: see OnDeserializationError.
+func OnProcessingError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Processing = h }
+}
+
+// OnProductionError: see OnDeserializationError.
+func OnProductionError(h processor.ErrorHandler) Option {
+	return func(o *options) { o.errors.Production = h }
+}
+
+// DeadLetterTopic names the topic that receives the records the handlers continue past,
+// as the App option of the same name does; read it as any output topic.
+func DeadLetterTopic(name string) Option { return func(o *options) { o.errors.DeadLetterTopic = name } }
 
 type topicLog struct {
 	records []Record
@@ -118,10 +144,14 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		topics:  map[string]*topicLog{},
 		offsets: map[string]int64{},
 		globals: map[string]globalStore{},
+		errors:  o.errors,
 		written: map[string]bool{},
 	}
 	for _, topic := range built.SinkTopics() {
 		d.written[topic] = true
+	}
+	if o.errors.DeadLetterTopic != "" {
+		d.written[o.errors.DeadLetterTopic] = true
 	}
 	globals, err := d.openGlobals()
 	if err != nil {
@@ -133,14 +163,14 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), d.Close())
 		}
 		t, err := task.New(task.Config{
-			ID:              processor.TaskID{Subtopology: sub.ID, Partition: 0},
-			ApplicationID:   o.applicationID,
-			Subtopology:     sub,
-			DB:              db,
-			GlobalStores:    globals,
-			Collector:       collector{d},
-			SkipUndecodable: o.skipUndecodable,
-			Now:             func() time.Time { return d.now },
+			ID:            processor.TaskID{Subtopology: sub.ID, Partition: 0},
+			ApplicationID: o.applicationID,
+			Subtopology:   sub,
+			DB:            db,
+			GlobalStores:  globals,
+			Collector:     collector{d},
+			Errors:        o.errors,
+			Now:           func() time.Time { return d.now },
 		})
 		if err == nil {
 			err = t.Init()
@@ -192,19 +222,21 @@ type globalStore struct {
 
 // applyGlobal writes a record of a global store's topic to the store and commits it.
 func (d *Driver) applyGlobal(g globalStore, r Record) error {
-	if err := g.Apply(g.kv, r.Key, r.Value, r.Timestamp); err != nil {
-		return fmt.Errorf("eddytest: global store %q: applying a record of %s: %w", g.Def.Name(), g.Topic, err)
+	in := task.Input{Topic: g.Topic, Offset: int64(len(d.log(g.Topic).records)) - 1, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers}
+	if _, err := task.ApplyGlobal(g.GlobalStore, g.kv, in, d.errors, slog.New(slog.DiscardHandler)); err != nil {
+		return fmt.Errorf("eddytest: %w", err)
 	}
 	return d.globalDB.Commit(nil)
 }
 
 // ErrUnknownTopic is the error, tested with errors.Is, of piping into a topic that no
 // source or global store of the topology reads, and of reading a topic that the
-// topology never writes (no sink writes it and it is no store's changelog): a test that
-// misspells a topic fails instead of passing for the wrong reason. Kafka Streams'
-// TopologyTestDriver throws for an unknown input topic and only logs a warning for an
-// unknown output topic; Eddy has no dynamic routing (TopicNameExtractor), so every
-// topic the topology may write is known when it is built, and both are errors.
+// topology never writes (no sink writes it, it is no store's changelog and not the
+// dead-letter topic): a test that misspells a topic fails instead of passing for the
+// wrong reason. Kafka Streams' TopologyTestDriver throws for an unknown input topic and
+// only logs a warning for an unknown output topic; Eddy has no dynamic routing
+// (TopicNameExtractor), so every topic the topology may write is known when it is
+// built, and both are errors.
 var ErrUnknownTopic = errors.New("unknown topic")
 
 // unknownTopic returns the error of a topic that the topology does not read (the

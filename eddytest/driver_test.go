@@ -393,3 +393,40 @@ func TestReadingATopicTheTopologyNeverWritesIsAnError(t *testing.T) {
 		t.Errorf("ReadAll of the changelog = %v, %v; want a=1", changelog, err)
 	}
 }
+
+// The dead-letter topic is a topic the topology writes: an Output reads it. Without
+// DeadLetterTopic, the same name is unknown.
+func TestTheDeadLetterTopicIsReadAsAnOutput(t *testing.T) {
+	b := topology.NewBuilder()
+	checked := topology.Process(topology.StreamFrom(b, "input", serde.String(), serde.String()), func() processor.Processor[string, string, string, string] {
+		return processor.ProcessFunc[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+			if r.Value == "bad" {
+				return errors.New("refused")
+			}
+			ctx.Forward(r)
+			return nil
+		})
+	}, nil)
+	topology.To(checked, "output", serde.String(), serde.String())
+	topo := buildTopology(t, b)
+	for _, dlq := range []bool{true, false} {
+		opts := []eddytest.Option{eddytest.OnProcessingError(processor.LogAndContinue)}
+		if dlq {
+			opts = append(opts, eddytest.DeadLetterTopic("dlq"))
+		}
+		d := newDriver(t, topo, opts...)
+		in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
+		for _, v := range []string{"good", "bad"} {
+			if err := in.Pipe("k", v, time.UnixMilli(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := eddytest.OutputTopic(d, "dlq", serde.String(), serde.String()).ReadAll()
+		switch {
+		case !dlq && !errors.Is(err, eddytest.ErrUnknownTopic):
+			t.Errorf("without a dead-letter topic, reading dlq: %v, want ErrUnknownTopic", err)
+		case dlq && (err != nil || len(got) != 1 || got[0].Key != "k" || got[0].Value != "bad"):
+			t.Errorf("the dead-letter topic holds %+v (%v), want the bad record", got, err)
+		}
+	}
+}

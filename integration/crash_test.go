@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,9 @@ type childConfig struct {
 	In, Out  string
 	App      string
 	StateDir string
+	// DeadLetter, if set, makes the instance continue past undecodable records and
+	// processing errors, writing them to this topic.
+	DeadLetter string
 }
 
 // tally is the state and the output of the crash test's topology: the count and the sum
@@ -53,7 +57,11 @@ func (p *tallier) Init(ctx processor.InitContext) error {
 	return nil
 }
 
+// Process panics on an amount of 0, which only the dead-letter test writes.
 func (p *tallier) Process(ctx processor.Context[string, tally], r processor.Record[string, int64]) error {
+	if r.Value == 0 {
+		panic("an amount of 0")
+	}
 	t, _, err := p.kv.Get(r.Key)
 	if err != nil {
 		return err
@@ -88,7 +96,7 @@ func runChildInstance() int {
 		fmt.Fprintln(os.Stderr, "child instance:", err)
 		return 2
 	}
-	app, err := eddy.New(topo,
+	opts := []eddy.Opt{
 		eddy.ApplicationID(cfg.App),
 		eddy.SeedBrokers(cfg.Brokers...),
 		eddy.StateDir(cfg.StateDir),
@@ -97,7 +105,12 @@ func runChildInstance() int {
 		// minimum, so that the test spends its time processing, not waiting.
 		eddy.ClientOptions(kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(time.Second)),
 		eddy.OnRestore(restorePrinter{}),
-	)
+	}
+	if cfg.DeadLetter != "" {
+		opts = append(opts, eddy.DeadLetterTopic(cfg.DeadLetter),
+			eddy.OnDeserializationError(processor.LogAndContinue), eddy.OnProcessingError(processor.LogAndContinue))
+	}
+	app, err := eddy.New(topo, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child instance:", err)
 		return 2
@@ -179,6 +192,9 @@ type eosRig struct {
 	mu       sync.Mutex
 	input    map[string][]int64 // each key's amounts, in the order the broker acknowledged them
 	produced int
+	// poison are the records that the instances cannot process (with poisonEvery), as
+	// the broker acknowledged them.
+	poison []*kgo.Record
 
 	stopInput func()
 	inputDone chan error
@@ -195,6 +211,14 @@ func newEOSRig(t *testing.T, instances, partitions, keys int) *eosRig {
 // acknowledgements one at a time allow), or unpaced if rate is 0.
 func newPacedEOSRig(t *testing.T, instances, partitions, keys, rate int) *eosRig {
 	t.Helper()
+	return newPoisonedEOSRig(t, instances, partitions, keys, rate, "", 0)
+}
+
+// newPoisonedEOSRig is newPacedEOSRig whose every poisonEvery-th input record (if not 0)
+// is poison, an undecodable amount and an amount of 0 (a panic) in turn, and whose
+// instances continue past it writing it to the topic deadLetter.
+func newPoisonedEOSRig(t *testing.T, instances, partitions, keys, rate int, deadLetter string, poisonEvery int) *eosRig {
+	t.Helper()
 	cluster := kafka.Cluster(t)
 	r := &eosRig{
 		t:         t,
@@ -206,7 +230,7 @@ func newPacedEOSRig(t *testing.T, instances, partitions, keys, rate int) *eosRig
 		inputDone: make(chan error, 1),
 	}
 	for i := range instances {
-		r.configs = append(r.configs, childConfig{Brokers: cluster.Seeds(), In: r.in, Out: r.out, App: r.in + "-app", StateDir: t.TempDir()})
+		r.configs = append(r.configs, childConfig{Brokers: cluster.Seeds(), In: r.in, Out: r.out, App: r.in + "-app", StateDir: t.TempDir(), DeadLetter: deadLetter})
 		r.children = append(r.children, startChild(t, r.configs[i], r.logPath(i)))
 	}
 	t.Cleanup(func() {
@@ -224,6 +248,20 @@ func newPacedEOSRig(t *testing.T, instances, partitions, keys, rate int) *eosRig
 		var err error
 		for n := 1; ctx.Err() == nil && err == nil; n++ {
 			key := fmt.Sprintf("key-%03d", rng.IntN(keys))
+			if poisonEvery > 0 && n%poisonEvery == 0 {
+				value, _ := serde.Int64().Serialize(r.in, 0)
+				if n/poisonEvery%2 == 1 {
+					value = []byte("undecodable")
+				}
+				rec := kgo.KeySliceRecord([]byte(key), value)
+				rec.Headers = []kgo.RecordHeader{{Key: "n", Value: []byte(strconv.Itoa(n))}}
+				if err = producer.ProduceSync(t.Context(), rec).FirstErr(); err == nil {
+					r.mu.Lock()
+					r.poison = append(r.poison, rec)
+					r.mu.Unlock()
+				}
+				continue
+			}
 			amount := int64(1 + rng.IntN(100))
 			value, _ := serde.Int64().Serialize(r.in, amount)
 			if err = producer.ProduceSync(t.Context(), kgo.KeySliceRecord([]byte(key), value)).FirstErr(); err == nil {

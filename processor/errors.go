@@ -46,3 +46,54 @@ func (e *DeserializationError) Error() string {
 }
 
 func (e *DeserializationError) Unwrap() error { return e.Err }
+
+// ProductionError is an output record that could not be written: its sink's serdes
+// failed (Kafka Streams: ProductionExceptionHandler#handleSerializationException), or
+// the broker refused it (ProductionExceptionHandler#handle). Run returns it wrapped
+// unless the production error handler continues past it.
+type ProductionError struct {
+	Task TaskID
+	// Sink names the sink node; empty for a produce failure, which is reported after the
+	// record left its task.
+	Sink string
+	// Topic and Partition are the output record's; Partition is -1 when the
+	// serialization failed, before a partition was chosen.
+	Topic     string
+	Partition int32
+	// Input is the input record being processed when the output was made; its Offset
+	// is -1 in a punctuator, while flushing, and for a produce failure.
+	Input RecordMetadata
+	Err   error
+}
+
+func (e *ProductionError) Error() string {
+	if e.Sink == "" {
+		return fmt.Sprintf("producing to topic %q partition %d: %v", e.Topic, e.Partition, e.Err)
+	}
+	if e.Input.Offset < 0 {
+		return fmt.Sprintf("task %s: sink %q cannot serialize a record for topic %q: %v", e.Task, e.Sink, e.Topic, e.Err)
+	}
+	return fmt.Sprintf("task %s: sink %q cannot serialize a record for topic %q (input topic %q partition %d offset %d): %v",
+		e.Task, e.Sink, e.Topic, e.Input.Topic, e.Input.Partition, e.Input.Offset, e.Err)
+}
+
+func (e *ProductionError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered from user code (a processor, punctuator, DSL callback,
+// serde or Flusher): the value passed to panic and the goroutine's stack where it was
+// recovered (runtime/debug.Stack). It reaches the caller wrapped in the
+// *ProcessingError, *DeserializationError or *ProductionError of where it happened;
+// errors.As finds both.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic's value when it is an error (panic(err)), so that errors.Is
+// and errors.As see it.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 )
@@ -56,7 +57,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[
 		}
 		k, err := keys.Deserialize(topic, key)
 		if err != nil {
-			return fmt.Errorf("deserializing key: %w", err)
+			return undecodable(source, topic, fmt.Errorf("key: %w", err))
 		}
 		// Re-serialized as the store's typed handle serializes keys, so lookups find it.
 		stored, err := keys.Serialize(storeName, k)
@@ -68,7 +69,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[
 		}
 		v, err := values.Deserialize(topic, value)
 		if err != nil {
-			return fmt.Errorf("deserializing value: %w", err)
+			return undecodable(source, topic, fmt.Errorf("value: %w", err))
 		}
 		out, err := values2.Serialize(storeName, ValueAndTimestamp[V]{Value: v, Timestamp: ts})
 		if err != nil {
@@ -177,4 +178,11 @@ func isNullResult[T any](v T) bool {
 		return rv.IsNil()
 	}
 	return false
+}
+
+// undecodable marks err as a record of a global store's topic that cannot be
+// deserialized, for the deserialization handler; the engine fills in the record's
+// partition and offset.
+func undecodable(source, topic string, err error) error {
+	return &processor.DeserializationError{Source: source, Record: processor.RecordMetadata{Topic: topic, Partition: -1, Offset: -1}, Err: err}
 }

@@ -51,7 +51,7 @@ func TestRuntimeErrorsNameTheNodeAndTopicOnce(t *testing.T) {
 			`task 0_0: node "checker": topic "orders" partition 0 offset 1: seven is refused`,
 			[]string{`"checker"`, `"orders"`}},
 		{"unserializable", func() error { return orders.Pipe("k", 8, time.UnixMilli(2)) },
-			`task 0_0: node "total-sink": topic "orders" partition 0 offset 2: serializing value for topic "totals": eight is refused`,
+			`task 0_0: sink "total-sink" cannot serialize a record for topic "totals" (input topic "orders" partition 0 offset 2): value: eight is refused`,
 			[]string{`"total-sink"`, `"orders"`, `"totals"`, "serializ"}},
 	}
 	for _, c := range cases {

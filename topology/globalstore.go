@@ -20,7 +20,10 @@ import (
 // apply writes one record of topic to the store s: key and value are the record's bytes,
 // value nil for a tombstone; neither may be kept after apply returns. It is called from
 // the engine's goroutine, but must be safe for concurrent use (instances in one process
-// share it). A nil apply stores the bytes as they are, deleting the key on a tombstone
+// share it). An error that wraps a *processor.DeserializationError, or a panic, is a record
+// that cannot be read: the application's deserialization handler decides whether to
+// skip it (eddy.OnDeserializationError); any other error fails. A nil apply stores the
+// bytes as they are, deleting the key on a tombstone
 // and skipping records without a key, as a GlobalKTable does: the store's serdes must
 // then be the topic's.
 func AddGlobalStore(b *Builder, def store.Definition, source, topic string, apply func(s store.KeyValueStore, key, value []byte, timestamp time.Time) error) {

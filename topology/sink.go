@@ -74,8 +74,8 @@ func addSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], valu
 	}
 }
 
-// encoder makes the Encode function of a sink. Its errors name the topic, not the sink:
-// the task's error names the node.
+// encoder makes the Encode function of a sink. Its errors name neither the sink nor the
+// topic: the task's ProductionError names both.
 func encoder[K, V any](topic string, keys serde.Serde[K], values serde.Serde[V]) func(plan.Record) ([]byte, []byte, error) {
 	return func(r plan.Record) ([]byte, []byte, error) {
 		in, err := typedRecord[K, V](r)
@@ -85,7 +85,7 @@ func encoder[K, V any](topic string, keys serde.Serde[K], values serde.Serde[V])
 		var key []byte
 		if r.Key != nil { // nil: the DSL's null key, written as Kafka's null
 			if key, err = keys.Serialize(topic, in.Key); err != nil {
-				return nil, nil, fmt.Errorf("serializing key for topic %q: %w", topic, err)
+				return nil, nil, fmt.Errorf("key: %w", err)
 			}
 		}
 		if r.Value == nil {
@@ -93,7 +93,7 @@ func encoder[K, V any](topic string, keys serde.Serde[K], values serde.Serde[V])
 		}
 		value, err := values.Serialize(topic, in.Value)
 		if err != nil {
-			return nil, nil, fmt.Errorf("serializing value for topic %q: %w", topic, err)
+			return nil, nil, fmt.Errorf("value: %w", err)
 		}
 		return key, value, nil
 	}

@@ -137,16 +137,16 @@ func (m *membership) openTask(id processor.TaskID) (*task.Task, error) {
 		return nil, fmt.Errorf("task %s: opening stores in %s: %w", id, dir, err)
 	}
 	t, err := task.New(task.Config{
-		ID:              id,
-		ApplicationID:   m.cfg.ApplicationID,
-		Subtopology:     sub,
-		DB:              db,
-		GlobalStores:    m.global.kvs(),
-		Collector:       m.collector,
-		IdleWait:        m.cfg.MaxTaskIdle >= 0,
-		MaxIdle:         m.cfg.MaxTaskIdle,
-		SkipUndecodable: m.cfg.SkipUndecodable,
-		Logger:          m.log,
+		ID:            id,
+		ApplicationID: m.cfg.ApplicationID,
+		Subtopology:   sub,
+		DB:            db,
+		GlobalStores:  m.global.kvs(),
+		Collector:     m.collector,
+		IdleWait:      m.cfg.MaxTaskIdle >= 0,
+		MaxIdle:       m.cfg.MaxTaskIdle,
+		Errors:        m.cfg.Errors,
+		Logger:        m.log,
 	})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -3,12 +3,16 @@ package engine
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -16,6 +20,11 @@ import (
 // the instance's client. It keeps the first produce error, which fails the next commit,
 // and the offset after the newest acknowledged record of every partition it wrote, which
 // becomes the checkpoint of changelog partitions. Kafka Streams: RecordCollectorImpl.
+//
+// Produce failures of sink records (output and repartition topics) go to the production
+// error handler at the next flush, on the flushing goroutine (see flush): at
+// least once only; never those of changelog or dead-letter records, nor errors that
+// mean the producer was fenced or is not authorized.
 type collector struct {
 	client *kgo.Client
 	// partitions are the partition counts of every topic tasks may write, known at
@@ -29,10 +38,23 @@ type collector struct {
 	// for every record.
 	promise func(*kgo.Record, error)
 
+	// handled says which topics' produce failures the production handler decides on; nil
+	// under exactly-once, where every produce failure fails.
+	handled map[string]bool
+	policy  task.ErrorPolicy
+	log     *slog.Logger
+
 	mu       sync.Mutex
 	firstErr error
+	// failed holds the produce failures of handled topics since the last flush.
+	failed []failedProduce
 	// keyless spreads records without a key over partitions, round robin per topic.
 	keyless map[string]int32
+}
+
+type failedProduce struct {
+	r   *kgo.Record
+	err error
 }
 
 type topicPartition struct {
@@ -45,12 +67,17 @@ func compareTopicPartitions(a, b topicPartition) int {
 	return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
 }
 
-func newCollector(client *kgo.Client, partitions map[string]int32) *collector {
+// newCollector makes the collector of client, which may write the topics of partitions.
+// handled are the topics whose produce failures policy.Production decides on (nil: none).
+func newCollector(client *kgo.Client, partitions map[string]int32, handled map[string]bool, policy task.ErrorPolicy, log *slog.Logger) *collector {
 	c := &collector{
 		client:     client,
 		partitions: partitions,
 		next:       make(map[string][]atomic.Int64, len(partitions)),
 		keyless:    map[string]int32{},
+		handled:    handled,
+		policy:     policy,
+		log:        log,
 	}
 	for topic, n := range partitions {
 		c.next[topic] = make([]atomic.Int64, n)
@@ -95,7 +122,13 @@ func (c *collector) Send(topic string, partition int32, key, value []byte, ts ti
 
 func (c *collector) acked(r *kgo.Record, err error) {
 	if err != nil {
-		c.fail(fmt.Errorf("producing to %s partition %d: %w", r.Topic, r.Partition, err))
+		if c.handled[r.Topic] && !fatalProduceError(err) {
+			c.mu.Lock()
+			c.failed = append(c.failed, failedProduce{r, err})
+			c.mu.Unlock()
+			return
+		}
+		c.fail(&processor.ProductionError{Topic: r.Topic, Partition: r.Partition, Input: processor.RecordMetadata{Partition: -1, Offset: -1}, Err: err})
 		return
 	}
 	if next := c.next[r.Topic]; r.Partition >= 0 && int(r.Partition) < len(next) && r.Offset+1 > next[r.Partition].Load() {
@@ -111,16 +144,50 @@ func (c *collector) fail(err error) {
 	c.mu.Unlock()
 }
 
-// flush waits until every record sent so far is acknowledged or failed, and returns the
-// first failure since the collector started: after one, nothing it acknowledged later
-// may be committed.
+// flush waits until every record sent so far is acknowledged or failed, has the
+// production handler decide on the failures it may continue past, and returns the first
+// failure since the collector started that was not continued past: after one, nothing
+// it acknowledged later may be committed.
 func (c *collector) flush(ctx context.Context) error {
 	if err := c.client.Flush(ctx); err != nil {
 		return fmt.Errorf("flushing the producer: %w", err)
 	}
 	c.mu.Lock()
+	failed := c.failed
+	c.failed = nil
+	c.mu.Unlock()
+	for _, f := range failed {
+		perr := &processor.ProductionError{Topic: f.r.Topic, Partition: f.r.Partition, Input: processor.RecordMetadata{Partition: -1, Offset: -1}, Err: f.err}
+		r := processor.FailedRecord{Topic: f.r.Topic, Partition: f.r.Partition, Offset: -1, Timestamp: f.r.Timestamp, Key: f.r.Key, Value: f.r.Value, Err: perr}
+		for _, h := range f.r.Headers {
+			r.Headers = append(r.Headers, processor.Header{Key: h.Key, Value: h.Value})
+		}
+		if !task.Decide(c.policy.Context, c.log, "production", c.policy.Production, r) {
+			c.fail(perr)
+			break
+		}
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.firstErr
+}
+
+// fatalProduceError says whether err means that the producer was fenced, lost its
+// identity or is not allowed to write: errors no handler may continue past (Kafka
+// Streams: RecordCollectorImpl#isFatalException and the TaskMigrated ones).
+func fatalProduceError(err error) bool {
+	for _, e := range []error{
+		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping,
+		kerr.OutOfOrderSequenceNumber, kerr.UnknownProducerID, kerr.TransactionalIDAuthorizationFailed,
+		kerr.ClusterAuthorizationFailed, kerr.TopicAuthorizationFailed, kerr.SaslAuthenticationFailed,
+		kerr.InvalidTopicException, kerr.UnknownServerError, kgo.ErrAborting,
+		context.Canceled, context.DeadlineExceeded,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // nextOffset is the offset after the newest record acknowledged on a partition, if any.
@@ -139,4 +206,20 @@ func (c *collector) reset() {
 	c.mu.Lock()
 	c.firstErr = nil
 	c.mu.Unlock()
+}
+
+// handledProduceTopics are the topics whose produce failures the production handler
+// decides on: the sinks' topics (output and repartition), at least once. Under
+// exactly-once none: a record the broker refuses fails franz-go's transactional producer
+// id (kgo's sink fails it for any batch error of a transactional client), so the
+// transaction must abort and the record would fail again when processed again.
+func handledProduceTopics(cfg Config) map[string]bool {
+	if cfg.TransactionalID != "" {
+		return nil
+	}
+	handled := map[string]bool{}
+	for _, t := range cfg.Topology.SinkTopics() {
+		handled[t] = true
+	}
+	return handled
 }

@@ -3,11 +3,12 @@ package engine
 import (
 	"testing"
 
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestCollectorNextOffsetIsAfterTheNewestAcknowledgedRecord(t *testing.T) {
-	c := newCollector(nil, map[string]int32{"a": 2})
+	c := newCollector(nil, map[string]int32{"a": 2}, nil, task.ErrorPolicy{}, nil)
 	check := func(topic string, partition int32, want int64, wantOK bool) {
 		t.Helper()
 		if got, ok := c.nextOffset(topic, partition); got != want || ok != wantOK {

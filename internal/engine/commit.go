@@ -155,6 +155,11 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A record that failed to produce (a sink's, a changelog's) must not be committed
+	// past: End would commit the rest of the transaction without it.
+	if err := m.collector.flush(ctx); err != nil {
+		return err
+	}
 	m.inTxn = false
 	if m.lostMembership.Load() {
 		// Put out of the group: the transaction cannot commit, and aborting it now

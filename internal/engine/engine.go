@@ -31,6 +31,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -68,7 +69,9 @@ type Config struct {
 	// partition below its end, when listing the end again shows nothing new, before it
 	// takes the partition as caught up (idle.go). 0 is DefaultFetchStallTimeout.
 	FetchStallTimeout time.Duration
-	SkipUndecodable   bool
+	// Errors are the error handlers and the dead-letter topic (see task.ErrorPolicy and
+	// collector).
+	Errors task.ErrorPolicy
 	// PollRecords bounds the records taken per poll, so that a rebalance held back while
 	// a batch is processed waits at most one batch.
 	PollRecords int
@@ -194,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	began := time.Now()
 	var partitions map[string]int32
 	err = e.untilReachable(ctx, "checking topics", func(ctx context.Context) (err error) {
-		partitions, err = prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication)
+		partitions, err = prepareTopics(ctx, e.admin, cfg.Topology, cfg.Replication, cfg.Errors.DeadLetterTopic)
 		return err
 	})
 	if err != nil {

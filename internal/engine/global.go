@@ -14,6 +14,8 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,6 +61,10 @@ type globals struct {
 	next map[topicPartition]int64
 	// listener hears the bootstrap's progress; nil for none.
 	listener changelog.RestoreListener
+	// errors holds the deserialization handler, for records Apply cannot read.
+	errors task.ErrorPolicy
+	// skipped counts the records the deserialization handler continued past.
+	skipped int64
 	// restoring counts, during the bootstrap only, the records applied per partition
 	// that is being restored: since its last batch report, and in all.
 	restoring map[topicPartition]*restoreCount
@@ -97,6 +103,7 @@ func openGlobals(ctx context.Context, cfg Config, gc globalsConfig) (*globals, e
 		byTopic:  map[string]*globalStore{},
 		next:     map[topicPartition]int64{},
 		listener: cfg.RestoreListener,
+		errors:   cfg.Errors,
 	}
 	for _, def := range defs {
 		n, ok := gc.partitions[def.Topic]
@@ -358,13 +365,22 @@ func (g *globals) apply(fetches kgo.Fetches) (int, error) {
 		tp := topicPartition{r.Topic, r.Partition}
 		if !r.Attrs.IsControl() {
 			s := g.byTopic[r.Topic]
-			if e := s.Apply(s.kv, r.Key, r.Value, r.Timestamp); e != nil {
-				err = fmt.Errorf("global store %q: applying %s partition %d offset %d: %w", s.Def.Name(), r.Topic, r.Partition, r.Offset, e)
+			in := task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+			for _, h := range r.Headers {
+				in.Headers = append(in.Headers, processor.Header{Key: h.Key, Value: h.Value})
+			}
+			applied, e := task.ApplyGlobal(s.GlobalStore, s.kv, in, g.errors, g.log)
+			if e != nil {
+				err = e
 				return
 			}
-			n++
-			if c := g.restoring[tp]; c != nil {
-				c.batch++
+			if applied {
+				n++
+				if c := g.restoring[tp]; c != nil {
+					c.batch++
+				}
+			} else {
+				g.skipped++
 			}
 		}
 		g.next[tp] = r.Offset + 1

@@ -146,7 +146,7 @@ func (m *membership) join(partitions map[string]int32) error {
 	if err != nil {
 		return fmt.Errorf("group client: %w", err)
 	}
-	m.collector = newCollector(m.client, partitions)
+	m.collector = newCollector(m.client, partitions, handledProduceTopics(cfg), cfg.Errors, m.log)
 	m.gate = newFetchGate(m.client, cfg.BufferedRecordsPerPartition)
 	m.restorer = &changelog.Restorer{
 		Admin:         m.admin,
@@ -204,6 +204,9 @@ func (m *membership) publishStats() {
 		return
 	}
 	processed, internal, skipped, dropped := m.processed, m.processedInternal, m.skipped, m.dropped
+	if m.global != nil {
+		skipped += m.global.skipped
+	}
 	for _, t := range m.tasks {
 		processed += t.Processed()
 		internal += t.ProcessedInternal()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
+	"github.com/eddy-streams/eddy/internal/task"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -505,9 +506,12 @@ type runSpec struct {
 	eos      bool
 	instance string // names the instance: its transactional id and client id; default "a"
 	// commitInterval defaults to 50 ms.
-	commitInterval  time.Duration
-	maxTaskIdle     time.Duration
-	fetchStall      time.Duration // FetchStallTimeout; default DefaultFetchStallTimeout
+	commitInterval time.Duration
+	maxTaskIdle    time.Duration
+	fetchStall     time.Duration // FetchStallTimeout; default DefaultFetchStallTimeout
+	// errors are the error handlers and dead-letter topic (skipUndecodable sets the
+	// deserialization handler).
+	errors          task.ErrorPolicy
 	skipUndecodable bool
 	pollRecords     int // default 1000
 	buffered        int // BufferedRecordsPerPartition; default 1000
@@ -555,7 +559,7 @@ func runConfig(rc *runCluster, s runSpec, log *runLog, stats *runStats) Config {
 		CommitInterval:              s.commitInterval,
 		MaxTaskIdle:                 s.maxTaskIdle,
 		FetchStallTimeout:           s.fetchStall,
-		SkipUndecodable:             s.skipUndecodable,
+		Errors:                      s.errorPolicy(),
 		PollRecords:                 s.pollRecords,
 		BufferedRecordsPerPartition: s.buffered,
 		TransactionalID:             txnID,
@@ -787,4 +791,13 @@ func wordCountTopology(t *testing.T, in, out string) *topology.Topology {
 		t.Fatal(err)
 	}
 	return topo
+}
+
+// errorPolicy is the spec's error policy, with skipUndecodable's handler.
+func (s runSpec) errorPolicy() task.ErrorPolicy {
+	p := s.errors
+	if s.skipUndecodable {
+		p.Deserialization = processor.LogAndContinue
+	}
+	return p
 }

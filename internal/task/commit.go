@@ -158,7 +158,7 @@ func (t *Task) flush() error {
 		if !ok {
 			continue
 		}
-		if err := t.run(n, f.Flush); err != nil {
+		if err := t.run(n, f.Flush); err != nil && !t.continueProcessing(err) {
 			return err
 		}
 	}

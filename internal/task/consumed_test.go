@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store/memstore"
 	"github.com/eddy-streams/eddy/topology"
@@ -31,7 +32,7 @@ func TestCommitOffsetsFollowProcessedSkippedAndAbortedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: &sent{}, SkipUndecodable: true})
+	tk, err := task.New(task.Config{ApplicationID: "app", Subtopology: plan.Of(topo).Complete("app").Subtopologies[0], DB: db, Collector: &sent{}, Errors: task.ErrorPolicy{Deserialization: processor.LogAndContinue}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,11 @@ func TestTaskDroppedSumsWhatItsProcessorsDropAndLeavesUndecodableRecordsOut(t *t
 		t.Fatal(err)
 	}
 	tk, err := task.New(task.Config{
-		ApplicationID:   "app",
-		Subtopology:     plan.Of(droppingTopology(t)).Complete("app").Subtopologies[0],
-		DB:              db,
-		Collector:       &sent{},
-		SkipUndecodable: true,
+		ApplicationID: "app",
+		Subtopology:   plan.Of(droppingTopology(t)).Complete("app").Subtopologies[0],
+		DB:            db,
+		Collector:     &sent{},
+		Errors:        task.ErrorPolicy{Deserialization: processor.LogAndContinue},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,15 @@ type queued struct {
 	meta   processor.RecordMetadata
 	source *plan.Source
 	queue  *queue
+	// raw is the record as read, for the error handlers and the dead-letter topic.
+	raw rawInput
+}
+
+// rawInput is a record's bytes as read from Kafka.
+type rawInput struct {
+	key, value []byte
+	headers    []processor.Header
+	timestamp  time.Time
 }
 
 // queue holds the fetched but unprocessed records of one input partition, and what the

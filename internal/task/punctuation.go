@@ -83,7 +83,7 @@ func (t *Task) punctuate(kind processor.PunctuationType, now time.Time) (bool, e
 		}
 		fired = true
 		t.current = nil
-		if err := t.run(s.node, func() error { return s.fn(now) }); err != nil {
+		if err := t.run(s.node, func() error { return s.fn(now) }); err != nil && !t.continueProcessing(err) {
 			return fired, err
 		}
 	}

@@ -52,9 +52,9 @@ type Config struct {
 	// MaxIdle is how long a waiting task waits for a caught-up empty partition. Kafka
 	// Streams: max.task.idle.ms.
 	MaxIdle time.Duration
-	// SkipUndecodable makes the task skip, count and log records that its sources cannot
-	// deserialize, instead of failing.
-	SkipUndecodable bool
+	// Errors says what to do with records the task cannot deserialize, process or
+	// produce (serialization at a sink; produce failures are the collector's).
+	Errors ErrorPolicy
 	// Now is the wall clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -69,7 +69,7 @@ type Task struct {
 	collector     Collector
 	now           func() time.Time
 	log           *slog.Logger
-	skipBad       bool
+	errors        ErrorPolicy
 
 	group      *partitionGroup
 	streamTime time.Time
@@ -106,8 +106,9 @@ type Task struct {
 	// application's input topics and from its internal topics (see Processed).
 	processed         int64
 	processedInternal int64
-	skipped           int64
-	initialized       bool
+	// skipped counts the undecodable records the deserialization handler continued past.
+	skipped     int64
+	initialized bool
 }
 
 // node is a processor or sink node of the running subtopology.
@@ -137,7 +138,7 @@ func New(cfg Config) (*Task, error) {
 		collector:     cfg.Collector,
 		now:           cfg.Now,
 		log:           cfg.Logger.With("task", cfg.ID.String()),
-		skipBad:       cfg.SkipUndecodable,
+		errors:        cfg.Errors,
 		group:         newPartitionGroup(cfg.Subtopology.SourceTopics(), cfg.ID.Partition, cfg.IdleWait, cfg.MaxIdle),
 		raw:           map[string]store.KeyValueStore{},
 		stores:        map[string]store.KeyValueStore{},
@@ -214,8 +215,8 @@ func (t *Task) StreamTime() time.Time { return t.streamTime }
 // Processed counts the records processed from the application's input topics, the
 // sources that are not internal; ProcessedInternal those read back from its internal
 // topics (repartition topics, the foreign-key join's subscription and response topics).
-// Kafka Streams' process-total counts both. Skipped counts the undecodable records
-// skipped.
+// Kafka Streams' process-total counts both. Skipped counts the undecodable records the
+// deserialization handler continued past.
 func (t *Task) Processed() int64         { return t.processed }
 func (t *Task) ProcessedInternal() int64 { return t.processedInternal }
 func (t *Task) Skipped() int64           { return t.skipped }
@@ -303,7 +304,9 @@ func (t *Task) Init() error {
 }
 
 // Add deserializes records and queues them for processing. A record that cannot be
-// deserialized fails with a *processor.DeserializationError, or is skipped and counted.
+// deserialized (its serdes fail or panic) fails with a *processor.DeserializationError,
+// or, if the deserialization handler continues past it, is skipped, counted and written
+// to the dead-letter topic.
 // Transaction markers (Input.Control) are not queued: they only move the offsets.
 func (t *Task) Add(records []Input) error {
 	for _, in := range records {
@@ -318,20 +321,28 @@ func (t *Task) Add(records []Input) error {
 			continue
 		}
 		meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
-		rec, err := src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
+		raw := rawInput{key: in.Key, value: in.Value, headers: in.Headers, timestamp: in.Timestamp}
+		rec, err := decode(src, in)
 		if err != nil {
 			derr := &processor.DeserializationError{Task: t.id, Source: src.Name, Record: meta, Err: err}
-			if !t.skipBad {
+			if !t.decide(deserializationKind, processor.FailedRecord{
+				Task: t.id, Node: src.Name, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset,
+				Timestamp: in.Timestamp, Key: in.Key, Value: in.Value, Headers: in.Headers, Err: derr,
+			}) {
 				return derr
 			}
-			t.skipped++
 			q.skip(in.Offset)
-			t.log.Warn("skipping a record that cannot be deserialized", "error", derr, "skipped", t.skipped)
 			continue
 		}
-		q.push(queued{record: rec, meta: meta, source: src, queue: q})
+		q.push(queued{record: rec, meta: meta, source: src, queue: q, raw: raw})
 	}
 	return nil
+}
+
+// decode deserializes in with src's serdes, a panic of theirs an error.
+func decode(src *plan.Source, in Input) (r plan.Record, err error) {
+	defer recoverPanic(&err)
+	return src.Decode(in.Topic, in.Key, in.Value, in.Timestamp, in.Headers)
 }
 
 // SetPosition tells the task where the consumer starts reading its input partition of
@@ -386,8 +397,9 @@ func (t *Task) Process() (bool, error) {
 		t.forward(src, "", r.record)
 		return nil
 	})
+	failed := err != nil && !t.continueProcessing(err)
 	t.current, t.record = nil, queued{}
-	if err != nil {
+	if failed {
 		return true, err
 	}
 	r.queue.consumed = r.meta.Offset + 1
@@ -416,7 +428,7 @@ func (t *Task) Close(clean bool) error {
 	if t.initialized {
 		for i := len(t.sub.Processors) - 1; i >= 0; i-- {
 			n := t.nodes[t.sub.Processors[i].Name]
-			if err := n.proc.Close(); err != nil {
+			if err := call(n.proc.Close); err != nil {
 				errs = append(errs, fmt.Errorf("task %s: closing node %q: %w", t.id, n.name, err))
 			}
 		}
@@ -433,10 +445,11 @@ func (t *Task) Close(clean bool) error {
 }
 
 // run calls fn as node n and turns the first error of it or of the nodes it forwards to
-// into a *processor.ProcessingError.
+// (a panic included) into a *processor.ProcessingError; a *processor.ProductionError
+// that the production handler did not continue past stays as it is.
 func (t *Task) run(n *node, fn func() error) error {
 	t.err = nil
-	if err := fn(); err != nil && t.err == nil {
+	if err := call(fn); err != nil && t.err == nil {
 		t.fail(n, err)
 	}
 	err := t.err
@@ -446,7 +459,8 @@ func (t *Task) run(n *node, fn func() error) error {
 
 func (t *Task) fail(n *node, err error) {
 	var perr *processor.ProcessingError
-	if errors.As(err, &perr) {
+	var prod *processor.ProductionError
+	if errors.As(err, &perr) || errors.As(err, &prod) {
 		t.err = err
 		return
 	}
@@ -484,13 +498,34 @@ func hasChild(n *node, name string) bool {
 	return false
 }
 
-func (t *Task) deliver(n *node, r plan.Record) error {
+// continueProcessing asks the processing handler about err, a failure of the record
+// being processed (or of a punctuator or flush without one), and reports whether to go
+// on. A *processor.ProductionError was decided on already, at its sink.
+func (t *Task) continueProcessing(err error) bool {
+	perr, ok := errors.AsType[*processor.ProcessingError](err)
+	if !ok {
+		return false
+	}
+	return t.decide(processingKind, t.failedRecord(perr.Node, err))
+}
+
+// deliver passes r to node n: a processor processes it, a sink encodes and sends it. A
+// panic becomes the error, of n.
+func (t *Task) deliver(n *node, r plan.Record) (err error) {
+	defer recoverPanic(&err)
 	if n.sink == nil {
 		return n.proc.Process(r)
 	}
-	key, value, err := n.sink.Encode(r)
+	key, value, err := encode(n.sink, r)
 	if err != nil {
-		return err
+		perr := &processor.ProductionError{Task: t.id, Sink: n.name, Topic: n.sink.Topic, Partition: -1, Input: processor.RecordMetadata{Partition: -1, Offset: -1}, Err: err}
+		if t.current != nil {
+			perr.Input = t.current.meta
+		}
+		if t.decide(productionKind, t.failedRecord(n.name, perr)) {
+			return nil
+		}
+		return perr
 	}
 	partition := int32(-1)
 	if n.sink.Partition != nil {
@@ -505,6 +540,12 @@ func (t *Task) deliver(n *node, r plan.Record) error {
 	}
 	t.collector.Send(n.sink.Topic, partition, key, value, r.Timestamp, r.Headers)
 	return nil
+}
+
+// encode serializes r with sink's serdes, a panic of theirs an error.
+func encode(sink *plan.Sink, r plan.Record) (key, value []byte, err error) {
+	defer recoverPanic(&err)
+	return sink.Encode(r)
 }
 
 // recordTime is the timestamp of the record being processed, or stream time in a
