@@ -14,12 +14,18 @@ type ProcessingError struct {
 	// Flushing says the error happened while the node, or one it forwarded to, flushed
 	// the records it held back before a commit (Flusher).
 	Flushing bool
-	Err      error
+	// Initializing says the error happened in the node's Init, when the task started
+	// (Offset is -1).
+	Initializing bool
+	Err          error
 }
 
 func (e *ProcessingError) Error() string {
 	if e.Flushing {
 		return fmt.Sprintf("task %s: node %q while flushing before a commit: %v", e.Task, e.Node, e.Err)
+	}
+	if e.Initializing {
+		return fmt.Sprintf("task %s: node %q in Init: %v", e.Task, e.Node, e.Err)
 	}
 	if e.Record.Offset < 0 {
 		return fmt.Sprintf("task %s: node %q in a punctuator: %v", e.Task, e.Node, e.Err)

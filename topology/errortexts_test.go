@@ -137,7 +137,7 @@ func (unconnected) Process(processor.Context[string, string], processor.Record[s
 }
 
 // A processor that opens a store it is not connected to gets an error that, wrapped in
-// the task's, names the task and the node once.
+// the task's, names the task and the node once, and says it happened in Init.
 func TestAnUnconnectedStoreNamesTheTaskAndNodeOnce(t *testing.T) {
 	b := topology.NewBuilder()
 	topology.AddSource(b, "in", serde.String(), serde.String(), []string{"input"})
@@ -147,7 +147,7 @@ func TestAnUnconnectedStoreNamesTheTaskAndNodeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = eddytest.New(topo)
-	if err == nil || !strings.Contains(err.Error(), `store "counts" is not connected to the node`) {
+	if err == nil || !strings.Contains(err.Error(), `task 0_0: node "reader" in Init: store "counts" is not connected to the node`) {
 		t.Fatalf("New: %v, want the store's error", err)
 	}
 	for _, s := range []string{"0_0", `"reader"`} {

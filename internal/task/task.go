@@ -468,7 +468,7 @@ func (t *Task) fail(n *node, err error) {
 	if t.current != nil {
 		meta = t.current.meta
 	}
-	t.err = &processor.ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Err: err}
+	t.err = &processor.ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Initializing: !t.initialized, Err: err}
 }
 
 // forward passes r from node from to its children, or to the one named child.
