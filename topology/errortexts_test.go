@@ -156,3 +156,29 @@ func TestAnUnconnectedStoreNamesTheTaskAndNodeOnce(t *testing.T) {
 		}
 	}
 }
+
+// A record of a global table's topic that cannot be read names the global store, its
+// source and the topic once each, and no task: the global stores belong to none.
+func TestAnUndecodableGlobalRecordNamesTheStoreOnce(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.GlobalTableFrom(b, "rates", "rates-store", serde.String(), serde.Int64())
+	topology.StreamFrom(b, "prices", serde.String(), serde.Int64())
+	d := startDriver(t, b)
+	err := d.PipeRaw("rates", eddytest.Record{Key: []byte("eur"), Value: []byte("not 8 bytes")})
+	want := `global store "rates-store": source "KTABLE-SOURCE-0000000001" cannot deserialize topic "rates" partition 0 offset 0: value: serde: wrong number of bytes`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("PipeRaw: %v, want an error containing %q", err, want)
+	}
+	var derr *processor.DeserializationError
+	if !errors.As(err, &derr) || derr.GlobalStore != "rates-store" {
+		t.Errorf("PipeRaw: %v, want a DeserializationError of the global store rates-store", err)
+	}
+	for _, s := range []string{`"rates-store"`, `"rates"`} {
+		if n := strings.Count(err.Error(), s); n != 1 {
+			t.Errorf("error %q says %s %d times, want once", err, s, n)
+		}
+	}
+	if strings.Contains(err.Error(), "task") {
+		t.Errorf("error %q names a task", err)
+	}
+}
