@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -101,9 +102,19 @@ func (e *Engine) watchContact(ctx context.Context, giveUp func(error)) {
 
 // isTransient reports whether err may go away when the cluster answers again: a
 // network error, a request that timed out, or an error Kafka calls retriable. An
-// instance retries what failed with such an error, within OutageTimeout.
+// instance retries what failed with such an error, within OutageTimeout. An error of
+// a record, which its error handler decided should fail the application, is never
+// transient, whatever it wraps (user code calling a service that timed out).
 func isTransient(err error) bool {
-	var netErr net.Error
+	var (
+		processing      *processor.ProcessingError
+		deserialization *processor.DeserializationError
+		production      *processor.ProductionError
+		netErr          net.Error
+	)
+	if errors.As(err, &processing) || errors.As(err, &deserialization) || errors.As(err, &production) {
+		return false
+	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) ||
 		kgo.IsRetryableBrokerErr(err) || kerr.IsRetriable(err)
 }

@@ -167,7 +167,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	abandon, abandonCommits := context.WithCancelCause(context.Background())
 	defer abandonCommits(nil)
 	e.abandon = abandon
-	ctx, giveUp := context.WithCancelCause(ctx)
+	parent := ctx
+	ctx, giveUp := context.WithCancelCause(parent)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -177,9 +178,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		})
 	}()
 	defer func() {
+		cause := context.Cause(ctx) // the watchdog's, if it gave up; read before ours
 		giveUp(nil)
 		<-watched
-		err = stopped(ctx, err)
+		err = stopped(parent, cause, err)
 	}()
 	for _, sub := range cfg.Topology.Subtopologies {
 		e.subtopologies[sub.ID] = sub.SourceTopics()
@@ -264,17 +266,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 }
 
-// stopped returns what Run returns for err once ctx has ended, or may have: the
-// watchdog's ErrClusterUnavailable if it gave up, nil if the caller stopped the run and
-// err is only a consequence of that, err otherwise.
-func stopped(ctx context.Context, err error) error {
-	cause := context.Cause(ctx)
+// stopped returns what Run returns for err: the watchdog's ErrClusterUnavailable if it
+// gave up (cause, the cause of the run's context), nil if the caller stopped the run
+// (parent ended) and err is only a consequence of that, err otherwise.
+func stopped(parent context.Context, cause, err error) error {
 	switch {
 	case errors.Is(cause, ErrClusterUnavailable) && !errors.Is(err, ErrClusterUnavailable):
 		return errors.Join(cause, err)
 	case errors.Is(err, ErrClusterUnavailable):
 		return err
-	case ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):
+	case parent.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):
 		return nil
 	}
 	return err
