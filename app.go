@@ -40,8 +40,15 @@ type App struct {
 
 // Stats are running totals of an App.
 type Stats struct {
-	// Processed counts input records processed.
+	// Processed counts the records processed from the application's input topics: those
+	// its sources read, not its internal topics. A record processed again after a
+	// rollback (exactly-once abort, crash) counts again.
 	Processed int64
+	// ProcessedInternal counts the records read back from the application's internal
+	// topics: repartition topics, and a foreign-key join's subscription and response
+	// topics. Kafka Streams' process-total metric counts both: Processed +
+	// ProcessedInternal.
+	ProcessedInternal int64
 	// SkippedUndecodable counts the records of sources and global stores that the
 	// deserialization handler continued past (SkipUndecodableRecords,
 	// OnDeserializationError). Records the processing and production handlers continue
@@ -60,7 +67,12 @@ type Stats struct {
 // the cluster: topics are checked when Run starts.
 func New(topo *topology.Topology, opts ...Opt) (*App, error) {
 	cfg := defaultConfig()
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			// Reported by validate, with every other problem.
+			cfg.nilOpts = append(cfg.nilOpts, i+1)
+			continue
+		}
 		opt(&cfg)
 	}
 	if cfg.exactlyOnce && !cfg.commitIntervalSet {
@@ -163,8 +175,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		OutageTimeout:               a.cfg.outageTimeout,
 		PublishStatus:               a.life.engineStatus,
 		Logger:                      a.cfg.logger.With("application", a.cfg.applicationID),
-		PublishStats: func(processed, skipped, dropped int64) {
-			a.stats.Store(&Stats{Processed: processed, SkippedUndecodable: skipped, DroppedRecords: dropped})
+		PublishStats: func(processed, internal, skipped, dropped int64) {
+			a.stats.Store(&Stats{Processed: processed, ProcessedInternal: internal, SkippedUndecodable: skipped, DroppedRecords: dropped})
 		},
 	})
 	if runErr != nil {

@@ -2,6 +2,8 @@ package eddy
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +122,56 @@ func TestInstanceIDIsKeptInTheStateDirectory(t *testing.T) {
 	}
 	if first == "" || first != again || first == other {
 		t.Errorf("instance ids %q, %q (same directory), %q (another): want one stable id per directory", first, again, other)
+	}
+}
+
+// A nil option is a configuration error, reported with the others, not a panic.
+func TestNewReportsANilOptionAsAConfigurationError(t *testing.T) {
+	var unset Opt
+	_, err := New(passThrough(t), ApplicationID("a"), unset, SeedBrokers("127.0.0.1:9092"), nil, CommitInterval(0))
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("error %v, want ErrInvalidConfig", err)
+	}
+	for _, want := range []string{"option 2 of New is nil", "option 4 of New is nil", "CommitInterval"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// Every bad seed address is reported at once; good ones, IPv6 included, are not.
+func TestNewChecksEverySeedBrokerAddress(t *testing.T) {
+	good := []string{"127.0.0.1:9092", "kafka-0.kafka.svc:9093", "[::1]:9092", "localhost:65535"}
+	bad := map[string]string{
+		"localhost":       "want host:port",
+		"":                "want host:port",
+		"kafka:":          `port "" is not a number`,
+		"kafka:http":      `port "http" is not a number`,
+		"kafka:0":         `port "0" is not a number from 1 to 65535`,
+		"kafka:65536":     `port "65536" is not`,
+		":9092":           "no host",
+		"::1:9092":        "want host:port",
+		"kafka:9092:9093": "want host:port",
+	}
+	seeds := slices.Clone(good)
+	for addr := range bad {
+		seeds = append(seeds, addr)
+	}
+	_, err := New(passThrough(t), ApplicationID("a"), SeedBrokers(seeds...))
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("error %v, want ErrInvalidConfig", err)
+	}
+	for addr, why := range bad {
+		if want := fmt.Sprintf("SeedBrokers address %q: %s", addr, why); !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	for _, addr := range good {
+		if strings.Contains(err.Error(), fmt.Sprintf("%q", addr)) {
+			t.Errorf("error %q names the good address %s", err, addr)
+		}
+	}
+	if _, err := New(passThrough(t), ApplicationID("a"), SeedBrokers(good...)); err != nil {
+		t.Errorf("New with good seeds: %v", err)
 	}
 }

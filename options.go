@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/engine"
@@ -15,7 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Opt configures an App. Options are applied in order; New validates the result.
+// Opt configures an App. Options are applied in order; New validates the result, and
+// reports a nil Opt as a configuration error.
 type Opt func(*config)
 
 type config struct {
@@ -41,6 +44,8 @@ type config struct {
 	stateListener        StateListener
 	outageTimeout        time.Duration
 	clientOpts           []kgo.Opt
+	// nilOpts are the positions, from 1, of the nil options given to New.
+	nilOpts []int
 }
 
 func defaultConfig() config {
@@ -63,8 +68,9 @@ func defaultConfig() config {
 // Instances with the same id share the work. Kafka Streams: application.id.
 func ApplicationID(id string) Opt { return func(c *config) { c.applicationID = id } }
 
-// SeedBrokers are the brokers to bootstrap from, host:port. Required. Kafka Streams:
-// bootstrap.servers.
+// SeedBrokers are the brokers to bootstrap from, each host:port ("[::1]:9092" for an
+// IPv6 address), the port a number from 1 to 65535. Required; New reports every bad
+// address. Kafka Streams: bootstrap.servers, which also requires a port.
 func SeedBrokers(addrs ...string) Opt { return func(c *config) { c.seeds = addrs } }
 
 // StateDir is the directory under which the application keeps its local state, in a
@@ -229,6 +235,21 @@ func ClientOptions(opts ...kgo.Opt) Opt {
 	return func(c *config) { c.clientOpts = append(c.clientOpts, opts...) }
 }
 
+// checkSeed checks that addr is host:port with a port from 1 to 65535.
+func checkSeed(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
+}
+
 var validApplicationID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // validate returns every problem of c, each wrapped in ErrInvalidConfig.
@@ -245,12 +266,15 @@ func (c *config) validate() error {
 	case len(c.applicationID) > 200:
 		bad("ApplicationID is %d characters; internal topic names need it under 200", len(c.applicationID))
 	}
+	for _, i := range c.nilOpts {
+		bad("option %d of New is nil", i)
+	}
 	if len(c.seeds) == 0 {
 		bad("SeedBrokers is required")
 	}
 	for _, s := range c.seeds {
-		if s == "" {
-			bad("SeedBrokers has an empty address")
+		if err := checkSeed(s); err != nil {
+			bad("SeedBrokers address %q: %s", s, err)
 		}
 	}
 	if c.stateDir == "" {

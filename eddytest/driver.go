@@ -11,19 +11,17 @@
 // flushing the processors that hold records back (processor.Flusher); with ManualCommit
 // it commits only when the test calls Commit.
 //
-//	d, err := eddytest.New(topo)
-//	...
-//	defer d.Close()
-//	in := eddytest.InputTopic(d, "text-lines", serde.String(), serde.String())
-//	out := eddytest.OutputTopic(d, "word-counts", serde.String(), serde.Int64())
-//	in.Pipe("", "hello world", time.UnixMilli(1000))
-//	records, err := out.ReadAll()
+// The driver catches a test's mistakes: piping into a topic that nothing reads, or
+// reading one that the topology never writes, is ErrUnknownTopic; ReadAll refuses a
+// tombstone (a null value) rather than let a serde read it as a value. The DSL's stores
+// are read with TableStore, WindowStore and SessionStore. See the package example.
 package eddytest
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -47,6 +45,9 @@ type Driver struct {
 	globalDB store.TaskDB
 	globals  map[string]globalStore
 	byTopic  map[string]*task.Task
+	// written are the topics the topology writes: sink topics (repartition topics
+	// included), changelogs and the dead-letter topic, the ones an Output may read.
+	written map[string]bool
 	// topics holds every record written, per topic, with the read position of tests.
 	topics map[string]*topicLog
 	// offsets counts the records piped into each topic.
@@ -144,6 +145,13 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		offsets: map[string]int64{},
 		globals: map[string]globalStore{},
 		errors:  o.errors,
+		written: map[string]bool{},
+	}
+	for _, topic := range built.SinkTopics() {
+		d.written[topic] = true
+	}
+	if o.errors.DeadLetterTopic != "" {
+		d.written[o.errors.DeadLetterTopic] = true
 	}
 	globals, err := d.openGlobals()
 	if err != nil {
@@ -171,6 +179,11 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 			return nil, errors.Join(fmt.Errorf("eddytest: %w", err), db.Close(), d.Close())
 		}
 		d.tasks = append(d.tasks, t)
+		for _, st := range sub.Stores {
+			if st.Changelog != "" {
+				d.written[st.Changelog] = true
+			}
+		}
 		for _, topic := range sub.SourceTopics() {
 			d.byTopic[topic] = t
 		}
@@ -216,20 +229,39 @@ func (d *Driver) applyGlobal(g globalStore, r Record) error {
 	return d.globalDB.Commit(nil)
 }
 
+// ErrUnknownTopic is the error, tested with errors.Is, of piping into a topic that no
+// source or global store of the topology reads, and of reading a topic that the
+// topology never writes (no sink writes it, it is no store's changelog and not the
+// dead-letter topic): a test that misspells a topic fails instead of passing for the
+// wrong reason. Kafka Streams' TopologyTestDriver throws for an unknown input topic and
+// only logs a warning for an unknown output topic; Eddy has no dynamic routing
+// (TopicNameExtractor), so every topic the topology may write is known when it is
+// built, and both are errors.
+var ErrUnknownTopic = errors.New("unknown topic")
+
+// unknownTopic returns the error of a topic that the topology does not read (the
+// input side) or write.
+func unknownTopic(topic, what string, known []string) error {
+	return fmt.Errorf("eddytest: %w %q: the topology %s %q", ErrUnknownTopic, topic, what, known)
+}
+
 // PipeRaw writes a record of bytes to topic and processes it and everything it causes.
 // A record of the topic of a global store is applied to the store. A topic that no
-// source reads only stores it.
+// source or global store reads is an error (ErrUnknownTopic), and nothing is written.
 func (d *Driver) PipeRaw(topic string, r Record) error {
 	if d.closed {
 		return errors.New("eddytest: driver closed")
 	}
-	d.log(topic).records = append(d.log(topic).records, r)
-	if g, ok := d.globals[topic]; ok {
-		return d.applyGlobal(g, r)
+	g, global := d.globals[topic]
+	t, read := d.byTopic[topic]
+	if !global && !read {
+		known := slices.Concat(d.topo.SourceTopics(), slices.Collect(maps.Keys(d.globals)))
+		slices.Sort(known)
+		return unknownTopic(topic, "reads only", known)
 	}
-	t, ok := d.byTopic[topic]
-	if !ok {
-		return nil
+	d.log(topic).records = append(d.log(topic).records, r)
+	if global {
+		return d.applyGlobal(g, r)
 	}
 	offset := d.offsets[topic]
 	d.offsets[topic]++
@@ -339,19 +371,16 @@ func (d *Driver) AdvanceWallClock(by time.Duration) error {
 	return d.drain()
 }
 
-// KeyValueStore returns a key-value store of the topology, as its processors see it but
-// without changelog logging, or a global store; wrap it with the store's definition for
-// typed access:
-//
-//	kv, err := d.KeyValueStore("counts")
-//	if err != nil { ... }
-//	n, found, err := countsDef.Wrap(kv).Get("apple")
-//
-// A store with a cache
-// (store.WithCaching; the DSL's tables and aggregations) writes its cache back, to the
-// store and its changelog, before each call, as a commit would. A window or session
-// store wrapped with its definition hides what the processors' store had expired when
-// KeyValueStore was called: take the store again after piping more records.
+// KeyValueStore returns a store of the topology as bytes, as its processors see it but
+// without changelog logging, or a global store. For a store of the Processor API, wrap
+// it with the definition the processors use (see the example). The stores of the DSL
+// hold timestamped values (and windows or sessions): read them with TableStore,
+// WindowStore and SessionStore, which decode them with the store's own serdes. A store
+// with a cache (store.WithCaching; the DSL's tables and aggregations) writes its cache
+// back, to the store and its changelog, before each call, as a commit would. A window
+// or session store wrapped with its definition hides what the processors' store had
+// expired when KeyValueStore was called: take the store again after piping more
+// records.
 func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 	for _, t := range d.tasks {
 		if s, ok, err := t.UnloggedStore(name); err != nil {
@@ -365,7 +394,7 @@ func (d *Driver) KeyValueStore(name string) (store.KeyValueStore, error) {
 			return g.kv, nil
 		}
 	}
-	return nil, fmt.Errorf("eddytest: no store %q in the topology", name)
+	return nil, d.noStore(name)
 }
 
 // DroppedRecords returns how many records the topology's operators dropped so far:
@@ -380,8 +409,10 @@ func (d *Driver) DroppedRecords() int64 {
 	return n
 }
 
-// Written returns every record written to topic so far, oldest first, including
-// changelog topics (<application id>-<store>-changelog).
+// Written returns every record written to topic so far, oldest first, raw: input topics
+// (what was piped), output topics and changelog topics (<application id>-<store>-changelog)
+// alike. Unlike Output, it does not check the topic: nil is also the answer for a topic
+// that nothing reads or writes.
 func (d *Driver) Written(topic string) []Record {
 	return slices.Clone(d.log(topic).records)
 }
@@ -401,6 +432,14 @@ func (d *Driver) Close() error {
 	}
 	errs = append(errs, d.engine.Close())
 	return errors.Join(errs...)
+}
+
+// outputLog returns the log of a topic that the topology writes, or ErrUnknownTopic.
+func (d *Driver) outputLog(topic string) (*topicLog, error) {
+	if !d.written[topic] {
+		return nil, unknownTopic(topic, "writes only", slices.Sorted(maps.Keys(d.written)))
+	}
+	return d.log(topic), nil
 }
 
 func (d *Driver) log(topic string) *topicLog {

@@ -340,3 +340,93 @@ func TestPunctuatorsForwardThroughContextOf(t *testing.T) {
 		t.Errorf("ticks %v, want one tick at 101", ticks)
 	}
 }
+
+// A misspelled input topic fails the pipe instead of passing for the wrong reason, and
+// writes nothing; so does piping into a topic the topology only writes.
+func TestPipingIntoATopicNoSourceReadsIsAnError(t *testing.T) {
+	d := newDriver(t, countTopology(t))
+	for _, topic := range []string{"inptu", "output", "eddytest-counts-changelog"} {
+		in := eddytest.InputTopic(d, topic, serde.String(), serde.String())
+		err := in.Pipe("a", "x", time.UnixMilli(1))
+		if !errors.Is(err, eddytest.ErrUnknownTopic) {
+			t.Errorf("Pipe into %s: %v, want ErrUnknownTopic", topic, err)
+		} else if !strings.Contains(err.Error(), `"input"`) {
+			t.Errorf("Pipe into %s: %q does not name the topic the topology reads", topic, err)
+		}
+	}
+	if got := d.Written("inptu"); got != nil {
+		t.Errorf("the unknown topic holds %v, want nothing", got)
+	}
+	if got := d.Written("output"); got != nil {
+		t.Errorf("the output topic holds %v after failed pipes, want nothing", got)
+	}
+}
+
+// Reading a topic that no sink writes, and that is no changelog, fails: a test that
+// asserts "no output" on a misspelled topic would otherwise pass.
+func TestReadingATopicTheTopologyNeverWritesIsAnError(t *testing.T) {
+	d := newDriver(t, countTopology(t))
+	if err := eddytest.InputTopic(d, "input", serde.String(), serde.String()).Pipe("a", "x", time.UnixMilli(1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"outptu", "input"} {
+		out := eddytest.OutputTopic(d, topic, serde.String(), serde.Int64())
+		if _, err := out.ReadAll(); !errors.Is(err, eddytest.ErrUnknownTopic) {
+			t.Errorf("ReadAll of %s: %v, want ErrUnknownTopic", topic, err)
+		} else if !strings.Contains(err.Error(), `"output"`) {
+			t.Errorf("ReadAll of %s: %q does not name the topics the topology writes", topic, err)
+		}
+		if _, err := out.ReadAllWithNulls(); !errors.Is(err, eddytest.ErrUnknownTopic) {
+			t.Errorf("ReadAllWithNulls of %s: %v, want ErrUnknownTopic", topic, err)
+		}
+		if _, err := eddytest.LatestValues(out); !errors.Is(err, eddytest.ErrUnknownTopic) {
+			t.Errorf("LatestValues of %s: %v, want ErrUnknownTopic", topic, err)
+		}
+	}
+	// The sink's topic and the store's changelog are known.
+	got, err := eddytest.OutputTopic(d, "output", serde.String(), serde.Int64()).ReadAll()
+	if err != nil || len(got) != 1 || got[0].Key != "a" || got[0].Value != 1 {
+		t.Errorf("ReadAll of output = %v, %v; want a=1", got, err)
+	}
+	changelog, err := eddytest.OutputTopic(d, "eddytest-counts-changelog", serde.String(), serde.Int64()).ReadAll()
+	if err != nil || len(changelog) != 1 || changelog[0].Key != "a" || changelog[0].Value != 1 {
+		t.Errorf("ReadAll of the changelog = %v, %v; want a=1", changelog, err)
+	}
+}
+
+// The dead-letter topic is a topic the topology writes: an Output reads it. Without
+// DeadLetterTopic, the same name is unknown.
+func TestTheDeadLetterTopicIsReadAsAnOutput(t *testing.T) {
+	b := topology.NewBuilder()
+	checked := topology.Process(topology.StreamFrom(b, "input", serde.String(), serde.String()), func() processor.Processor[string, string, string, string] {
+		return processor.ProcessFunc[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+			if r.Value == "bad" {
+				return errors.New("refused")
+			}
+			ctx.Forward(r)
+			return nil
+		})
+	}, nil)
+	topology.To(checked, "output", serde.String(), serde.String())
+	topo := buildTopology(t, b)
+	for _, dlq := range []bool{true, false} {
+		opts := []eddytest.Option{eddytest.OnProcessingError(processor.LogAndContinue)}
+		if dlq {
+			opts = append(opts, eddytest.DeadLetterTopic("dlq"))
+		}
+		d := newDriver(t, topo, opts...)
+		in := eddytest.InputTopic(d, "input", serde.String(), serde.String())
+		for _, v := range []string{"good", "bad"} {
+			if err := in.Pipe("k", v, time.UnixMilli(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := eddytest.OutputTopic(d, "dlq", serde.String(), serde.String()).ReadAll()
+		switch {
+		case !dlq && !errors.Is(err, eddytest.ErrUnknownTopic):
+			t.Errorf("without a dead-letter topic, reading dlq: %v, want ErrUnknownTopic", err)
+		case dlq && (err != nil || len(got) != 1 || got[0].Key != "k" || got[0].Value != "bad"):
+			t.Errorf("the dead-letter topic holds %+v (%v), want the bad record", got, err)
+		}
+	}
+}

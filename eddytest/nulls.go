@@ -52,27 +52,39 @@ func (in *Input[K, V]) PipeWithNulls(r TestRecord[K, V]) error {
 }
 
 // ReadAllWithNulls is ReadAll for topics that may hold null keys or values: a nil key or
-// value is not deserialized but marked KeyNull or ValueNull. It shares its read
+// value is not deserialized but marked KeyNull or ValueNull, so a tombstone is told from
+// a value whatever the serde (serde.String would read nil as ""). It shares its read
 // position with ReadAll, and like ReadAll does not move it when it fails.
 func (o *Output[K, V]) ReadAllWithNulls() ([]TestRecord[K, V], error) {
-	l := o.d.log(o.topic)
+	records, l, err := o.unread()
+	if err == nil {
+		l.read += len(records)
+	}
+	return records, err
+}
+
+// unread decodes the unread records of the topic, up to the first that fails, without
+// moving the read position. A topic the topology does not write is ErrUnknownTopic.
+func (o *Output[K, V]) unread() ([]TestRecord[K, V], *topicLog, error) {
+	l, err := o.d.outputLog(o.topic)
+	if err != nil {
+		return nil, &topicLog{}, err
+	}
 	unread := l.records[l.read:]
 	out := make([]TestRecord[K, V], 0, len(unread))
 	for i, r := range unread {
 		tr := TestRecord[K, V]{Timestamp: r.Timestamp, Headers: r.Headers, KeyNull: r.Key == nil, ValueNull: r.Value == nil}
-		var err error
 		if !tr.KeyNull {
 			if tr.Key, err = o.keys.Deserialize(o.topic, r.Key); err != nil {
-				return out, fmt.Errorf("eddytest: %s record %d: key: %w", o.topic, l.read+i, err)
+				return out, l, fmt.Errorf("eddytest: %s record %d: key: %w", o.topic, l.read+i, err)
 			}
 		}
 		if !tr.ValueNull {
 			if tr.Value, err = o.values.Deserialize(o.topic, r.Value); err != nil {
-				return out, fmt.Errorf("eddytest: %s record %d: value: %w", o.topic, l.read+i, err)
+				return out, l, fmt.Errorf("eddytest: %s record %d: value: %w", o.topic, l.read+i, err)
 			}
 		}
 		out = append(out, tr)
 	}
-	l.read = len(l.records)
-	return out, nil
+	return out, l, nil
 }

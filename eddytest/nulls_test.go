@@ -2,6 +2,7 @@ package eddytest_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,8 +83,10 @@ func TestReadAllWithNullsSharesTheReadPositionOfReadAll(t *testing.T) {
 }
 
 func TestReadAllWithNullsReportsUndecodableRecordsWithoutMoving(t *testing.T) {
-	d := passThrough(t)
-	if err := d.PipeRaw("out", eddytest.Record{Key: []byte("k"), Value: []byte("short")}); err != nil {
+	b := topology.NewBuilder()
+	topology.To(topology.StreamFrom(b, "in", serde.Bytes(), serde.Bytes()), "out", serde.Bytes(), serde.Bytes())
+	d := newDriver(t, buildTopology(t, b))
+	if err := d.PipeRaw("in", eddytest.Record{Key: []byte("k"), Value: []byte("short")}); err != nil {
 		t.Fatal(err)
 	}
 	out := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64())
@@ -92,5 +95,70 @@ func TestReadAllWithNullsReportsUndecodableRecordsWithoutMoving(t *testing.T) {
 	}
 	if _, err := out.ReadAllWithNulls(); err == nil {
 		t.Error("a second ReadAllWithNulls() succeeded: the failed read moved the position")
+	}
+}
+
+// ReadAll refuses a tombstone whatever the serde, even serde.String, which would read
+// nil as "", and leaves it for ReadAllWithNulls.
+func TestReadAllRefusesATombstoneWhateverTheSerde(t *testing.T) {
+	b := topology.NewBuilder()
+	topology.To(topology.StreamFrom(b, "in", serde.String(), serde.String()), "out", serde.String(), serde.String())
+	d := newDriver(t, buildTopology(t, b))
+	in := eddytest.InputTopic(d, "in", serde.String(), serde.String())
+	out := eddytest.OutputTopic(d, "out", serde.String(), serde.String())
+	if err := in.Pipe("a", "", time.UnixMilli(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PipeNullValue("a", time.UnixMilli(2)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := out.ReadAll()
+	if err == nil || !strings.Contains(err.Error(), "record 1 has a null value (a tombstone)") || !strings.Contains(err.Error(), "ReadAllWithNulls") {
+		t.Fatalf("ReadAll() of a tombstone: error %v, want one that names record 1 and ReadAllWithNulls", err)
+	}
+	if want := []processor.Record[string, string]{{Key: "a", Value: "", Timestamp: time.UnixMilli(1)}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadAll() returned %+v before the tombstone, want %+v", got, want)
+	}
+	withNulls, err := out.ReadAllWithNulls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []eddytest.TestRecord[string, string]{
+		{Key: "a", Value: "", Timestamp: time.UnixMilli(1)},
+		{Key: "a", ValueNull: true, Timestamp: time.UnixMilli(2)},
+	}
+	if !reflect.DeepEqual(withNulls, want) {
+		t.Errorf("ReadAllWithNulls() after the failed ReadAll = %+v, want %+v (the empty string, then the tombstone)", withNulls, want)
+	}
+	if err := in.PipeNullKey("v", time.UnixMilli(3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.ReadAll(); err == nil || !strings.Contains(err.Error(), "null key") {
+		t.Errorf("ReadAll() of a null key: %v, want an error naming it", err)
+	}
+}
+
+// LatestValues reads a topic as compaction would keep it: a tombstone deletes its key.
+func TestLatestValuesDeletesTheKeysOfTombstones(t *testing.T) {
+	d := passThrough(t)
+	in := eddytest.InputTopic(d, "in", serde.String(), serde.Int64())
+	out := eddytest.OutputTopic(d, "out", serde.String(), serde.Int64())
+	for _, step := range []func() error{
+		func() error { return in.Pipe("a", 1, time.UnixMilli(1)) },
+		func() error { return in.Pipe("b", 2, time.UnixMilli(2)) },
+		func() error { return in.PipeNullValue("a", time.UnixMilli(3)) },
+		func() error { return in.PipeNullValue("c", time.UnixMilli(4)) },
+		func() error { return in.Pipe("b", 3, time.UnixMilli(5)) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := eddytest.LatestValues(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int64{"b": 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("LatestValues() = %v, want %v", got, want)
 	}
 }

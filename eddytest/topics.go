@@ -53,32 +53,50 @@ func OutputTopic[K, V any](d *Driver, topic string, keys serde.Serde[K], values 
 }
 
 // ReadAll returns the records written to the topic since the last read, oldest first.
+// A record with a null key or a null value (a tombstone) is an error that names it,
+// whatever the serdes would make of nil: read such topics with ReadAllWithNulls, which
+// marks them. A topic the topology never writes is an error (ErrUnknownTopic). When it
+// fails, ReadAll returns the records before the failing one and does not move the read
+// position.
 func (o *Output[K, V]) ReadAll() ([]processor.Record[K, V], error) {
-	l := o.d.log(o.topic)
-	unread := l.records[l.read:]
-	out := make([]processor.Record[K, V], 0, len(unread))
-	for i, r := range unread {
-		k, err := o.keys.Deserialize(o.topic, r.Key)
-		if err != nil {
-			return out, fmt.Errorf("eddytest: %s record %d: key: %w", o.topic, l.read+i, err)
+	records, l, err := o.unread()
+	out := make([]processor.Record[K, V], 0, len(records))
+	for i, r := range records {
+		if r.KeyNull || r.ValueNull {
+			return out, fmt.Errorf("eddytest: %s record %d has a null %s: read the topic with ReadAllWithNulls", o.topic, l.read+i, nullPart(r.KeyNull))
 		}
-		v, err := o.values.Deserialize(o.topic, r.Value)
-		if err != nil {
-			return out, fmt.Errorf("eddytest: %s record %d: value: %w", o.topic, l.read+i, err)
-		}
-		out = append(out, processor.Record[K, V]{Key: k, Value: v, Timestamp: r.Timestamp, Headers: r.Headers})
+		out = append(out, processor.Record[K, V]{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers})
 	}
-	l.read = len(l.records)
+	if err != nil {
+		return out, err
+	}
+	l.read += len(records)
 	return out, nil
 }
 
+// nullPart names the null part of a record in ReadAll's error.
+func nullPart(key bool) string {
+	if key {
+		return "key"
+	}
+	return "value (a tombstone)"
+}
+
 // LatestValues reads the unread records of o and returns the newest value of each key,
-// as a compacted topic would keep it.
+// as a compacted topic would keep it: a tombstone (null value) deletes its key. A record
+// with a null key, which a compacted topic refuses, is an error.
 func LatestValues[K comparable, V any](o *Output[K, V]) (map[K]V, error) {
-	records, err := o.ReadAll()
+	records, err := o.ReadAllWithNulls()
 	latest := make(map[K]V, len(records))
 	for _, r := range records {
-		latest[r.Key] = r.Value
+		switch {
+		case r.KeyNull:
+			return latest, fmt.Errorf("eddytest: %s: LatestValues of a record with a null key", o.topic)
+		case r.ValueNull:
+			delete(latest, r.Key)
+		default:
+			latest[r.Key] = r.Value
+		}
 	}
 	return latest, err
 }

@@ -14,12 +14,18 @@ type ProcessingError struct {
 	// Flushing says the error happened while the node, or one it forwarded to, flushed
 	// the records it held back before a commit (Flusher).
 	Flushing bool
-	Err      error
+	// Initializing says the error happened in the node's Init, when the task started
+	// (Offset is -1).
+	Initializing bool
+	Err          error
 }
 
 func (e *ProcessingError) Error() string {
 	if e.Flushing {
 		return fmt.Sprintf("task %s: node %q while flushing before a commit: %v", e.Task, e.Node, e.Err)
+	}
+	if e.Initializing {
+		return fmt.Sprintf("task %s: node %q in Init: %v", e.Task, e.Node, e.Err)
 	}
 	if e.Record.Offset < 0 {
 		return fmt.Sprintf("task %s: node %q in a punctuator: %v", e.Task, e.Node, e.Err)
@@ -33,7 +39,11 @@ func (e *ProcessingError) Unwrap() error { return e.Err }
 // DeserializationError is a record that its source's serdes could not read. The App's
 // Run returns it wrapped unless it skips undecodable records (eddy.SkipUndecodableRecords).
 type DeserializationError struct {
+	// Task is the task of the source; unset for a global store's record.
 	Task TaskID
+	// GlobalStore names the global store whose topic the record is of, "" for a task's
+	// source.
+	GlobalStore string
 	// Source names the source node whose serdes failed.
 	Source string
 	Record RecordMetadata
@@ -41,6 +51,10 @@ type DeserializationError struct {
 }
 
 func (e *DeserializationError) Error() string {
+	if e.GlobalStore != "" {
+		return fmt.Sprintf("global store %q: source %q cannot deserialize topic %q partition %d offset %d: %v",
+			e.GlobalStore, e.Source, e.Record.Topic, e.Record.Partition, e.Record.Offset, e.Err)
+	}
 	return fmt.Sprintf("task %s: source %q cannot deserialize topic %q partition %d offset %d: %v",
 		e.Task, e.Source, e.Record.Topic, e.Record.Partition, e.Record.Offset, e.Err)
 }

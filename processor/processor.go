@@ -164,21 +164,8 @@ func (f ProcessFunc[KIn, VIn, KOut, VOut]) Process(ctx Context[KOut, VOut], r Re
 }
 
 // ContextOf returns the InitContext that a processor's Init was given as the Context of
-// its output types, for punctuators that forward records:
-//
-//	func (p *emitter) Init(ctx processor.InitContext) error {
-//		out, err := processor.ContextOf[string, int64](ctx)
-//		if err != nil {
-//			return err
-//		}
-//		_, err = ctx.Schedule(time.Second, processor.WallClockTime, func(at time.Time) error {
-//			out.Forward(processor.Record[string, int64]{Key: "tick", Value: 1, Timestamp: at})
-//			return nil
-//		})
-//		return err
-//	}
-//
-// It fails when K and V are not the output types of the processor.
+// its output types, for punctuators that forward records (see the example). It fails
+// when K and V are not the output types of the processor.
 func ContextOf[K, V any](ctx InitContext) (Context[K, V], error) {
 	c, ok := ctx.(Context[K, V])
 	if !ok {

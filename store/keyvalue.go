@@ -87,11 +87,7 @@ func WithChangelogConfig(config map[string]string) Option {
 
 // KeyValueDef names a key-value store and the serdes of its keys and values. Declare it
 // once, connect it to processors in the topology, and take a typed handle in a
-// processor's Init with From:
-//
-//	var counts = store.KeyValue("counts", serde.String(), serde.Int64())
-//	...
-//	func (c *counter) Init(ctx processor.InitContext) error { c.kv = counts.From(ctx); return nil }
+// processor's Init with From (see the example of KeyValue).
 type KeyValueDef[K, V any] struct {
 	name   string
 	keys   serde.Serde[K]

@@ -56,19 +56,11 @@ type Unlogger interface {
 	Unlogged() KeyValueStore
 }
 
-// Iterator walks key-value pairs in key order. Use it like bufio.Scanner:
-//
-//	it, err := s.All()
-//	if err != nil { ... }
-//	defer it.Close()
-//	for it.Next() {
-//		use(it.Key(), it.Value())
-//	}
-//	if err := it.Err(); err != nil { ... }
-//
-// Key and Value are valid until the next call to Next or Close; copy them to keep them.
-// Writes to the store while an iterator is open are allowed; whether the iterator sees
-// them is not specified. An iterator must be closed; it is not safe for concurrent use.
+// Iterator walks key-value pairs in key order. Use it like bufio.Scanner: Next until it
+// returns false, then Err (see the example). Key and Value are valid until the next
+// call to Next or Close; copy them to keep them. Writes to the store while an iterator
+// is open are allowed; whether the iterator sees them is not specified. An iterator
+// must be closed; it is not safe for concurrent use.
 type Iterator interface {
 	Next() bool
 	Key() []byte

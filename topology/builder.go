@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/eddy-streams/eddy/internal/plan"
 )
@@ -29,6 +30,10 @@ type Builder struct {
 	// stores holds the stores added, in order, and storeByName indexes them.
 	stores      []*storeEntry
 	storeByName map[string]*storeEntry
+	// dslStores names the DSL operator that made each store of the DSL, and
+	// duplicateStores the names that two operators gave their store (storeName).
+	dslStores       map[string]string
+	duplicateStores map[string]bool
 	// problems are those found while adding; Build finds the rest.
 	problems []error
 	// storeCalls counts AddStore calls, to name a store that has no name.
@@ -136,6 +141,11 @@ func (b *Builder) add(n *node) {
 		return
 	}
 	if first, taken := b.byName[n.name]; taken {
+		if b.duplicateStores[strings.TrimSuffix(n.name, "-materialize")] {
+			// The DSL names this node after its store, already reported as a duplicate
+			// store: a duplicate processor would only repeat it.
+			return
+		}
 		if first.kind == sourceKind && len(n.parents) > 0 {
 			b.problemf("%s: name already used by %s, and a source cannot be a child of %q", n, first, n.parents[0])
 			return

@@ -23,17 +23,17 @@ func typed[T any](v any) (T, error) {
 	return t, nil
 }
 
-// typedRecord turns an erased record back into a Record[K, V]; kind and node name the
-// holder of the record in the error, such as `processor "split"`. It runs for every
-// record a node takes, so it formats nothing unless it fails.
-func typedRecord[K, V any](kind, node string, r plan.Record) (processor.Record[K, V], error) {
+// typedRecord turns an erased record back into a Record[K, V]. Its error does not name
+// the node: the task's ProcessingError does. It runs for every record a node takes, so
+// it formats nothing unless it fails.
+func typedRecord[K, V any](r plan.Record) (processor.Record[K, V], error) {
 	k, err := typed[K](r.Key)
 	if err != nil {
-		return processor.Record[K, V]{}, fmt.Errorf("topology: %s %q: key %w", kind, node, err)
+		return processor.Record[K, V]{}, fmt.Errorf("key %w", err)
 	}
 	v, err := typed[V](r.Value)
 	if err != nil {
-		return processor.Record[K, V]{}, fmt.Errorf("topology: %s %q: value %w", kind, node, err)
+		return processor.Record[K, V]{}, fmt.Errorf("value %w", err)
 	}
 	return processor.Record[K, V]{Key: k, Value: v, Timestamp: r.Timestamp, Headers: r.Headers}, nil
 }

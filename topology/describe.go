@@ -39,7 +39,8 @@ import (
 //	 Global store: rates-store
 //
 // where Kafka Streams shows the processor that updates the store, which Eddy does not
-// have.
+// have. The examples show both as Describe prints them (gofmt strips the indentation
+// that the global section shares with the subtopologies).
 func (t *Topology) Describe() string {
 	var sb strings.Builder
 	sb.WriteString("Topologies:\n")

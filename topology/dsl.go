@@ -163,6 +163,24 @@ func (b *Builder) resourceName(given, suffix, operator string) string {
 	return name
 }
 
+// storeName returns the name of the store of a DSL operator, as resourceName does, and
+// reports a name that an earlier operator gave its store: two operators cannot keep
+// their state in one store. Kafka Streams: "StateStore <name> is already added".
+func (b *Builder) storeName(given, operator string) string {
+	name := b.resourceName(given, "", operator)
+	if first, taken := b.dslStores[name]; taken {
+		b.problemf("duplicate store %q: %s uses it, and %s before it; store names are unique within a topology", name, operator, first)
+		b.duplicateStores[name] = true
+		return name
+	}
+	if b.dslStores == nil {
+		b.dslStores = map[string]string{}
+		b.duplicateStores = map[string]bool{}
+	}
+	b.dslStores[name] = operator
+	return name
+}
+
 // dslRecord is a record as DSL operators see it: typed, with its nulls.
 type dslRecord[K, V any] struct {
 	processor.Record[K, V]
@@ -221,14 +239,13 @@ func addDSLNode[KIn, VIn, KOut, VOut any](b *Builder, name string, newProc func(
 	}
 	n := addProcessorNode[KIn, VIn, KOut, VOut](b, name, parents)
 	n.newProcessor = func() plan.NodeProcessor {
-		return &dslAdapter[KIn, VIn, KOut, VOut]{node: name, p: newProc()}
+		return &dslAdapter[KIn, VIn, KOut, VOut]{p: newProc()}
 	}
 }
 
 // dslAdapter runs a dslProcessor as a plan.NodeProcessor.
 type dslAdapter[KIn, VIn, KOut, VOut any] struct {
-	node string
-	p    dslProcessor[KIn, VIn, KOut, VOut]
+	p dslProcessor[KIn, VIn, KOut, VOut]
 }
 
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
@@ -237,7 +254,7 @@ func (a *dslAdapter[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
 }
 
 func (a *dslAdapter[KIn, VIn, KOut, VOut]) Process(r plan.Record) error {
-	in, err := typedRecord[KIn, VIn]("processor", a.node, r)
+	in, err := typedRecord[KIn, VIn](r)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func aggregate[K, V, VA any](g GroupedStream[K, V], name, operator string, first
 	if b == nil {
 		return Table[K, VA]{}
 	}
-	storeName := b.resourceName(name, "", operator)
+	storeName := b.storeName(name, operator)
 	if g.s.keys == nil {
 		b.problemf("%s %q: the stream's key serde is not known; set it with WithSerdes", operator, storeName)
 	}

@@ -132,9 +132,8 @@ func (br *BranchedStream[K, V]) addBranch(child string) Stream[K, V] {
 		return nil
 	}, br.prefix)
 	newProc := br.newSplitter()
-	prefix := br.prefix
 	br.split.newProcessor = func() plan.NodeProcessor {
-		return &dslAdapter[K, V, K, V]{node: prefix, p: newProc()}
+		return &dslAdapter[K, V, K, V]{p: newProc()}
 	}
 	s := br.s.next(name)
 	br.branches[name] = s

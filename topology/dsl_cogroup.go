@@ -9,10 +9,7 @@ import (
 // CogroupedStream is a set of grouped streams with the same key type, each with its
 // aggregator, to be folded into one aggregate per key: AggregateCogrouped. Kafka
 // Streams: CogroupedKStream<K, VOut>. The zero CogroupedStream belongs to no Builder.
-//
-//	c := topology.Cogroup(clicks, func(user string, _ Click, s Stats) Stats { s.Clicks++; return s })
-//	c = topology.CogroupCogrouped(c, views, func(user string, _ View, s Stats) Stats { s.Views++; return s })
-//	stats := topology.AggregateCogrouped(c, "user-stats", func() Stats { return Stats{} }, serde.JSON[Stats]())
+// See the example of Cogroup.
 type CogroupedStream[K, VA any] struct {
 	b *Builder
 	// keys is the key serde of the first input that has one.
@@ -98,7 +95,7 @@ func AggregateCogrouped[K, VA any](c CogroupedStream[K, VA], name string, init f
 	if b == nil {
 		return Table[K, VA]{}
 	}
-	storeName := b.resourceName(name, "", "cogroup")
+	storeName := b.storeName(name, "cogroup")
 	if c.keys == nil {
 		b.problemf("cogroup %q: the key serde of the grouped streams is not known; set it with WithSerdes", storeName)
 	}

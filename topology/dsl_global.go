@@ -40,7 +40,7 @@ func GlobalTableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[
 		return GlobalTable[K, V]{}
 	}
 	source := b.nodeName("", "KTABLE-SOURCE")
-	storeName := b.resourceName(name, "", "globalTable "+topic)
+	storeName := b.storeName(name, "globalTable "+topic)
 	if keys == nil || values == nil {
 		b.problemf("global table %q of topic %q: key and value serdes must not be nil", storeName, topic)
 		return GlobalTable[K, V]{}
@@ -57,23 +57,23 @@ func GlobalTableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[
 		}
 		k, err := keys.Deserialize(topic, key)
 		if err != nil {
-			return undecodable(source, topic, fmt.Errorf("global table %q: deserializing key: %w", storeName, err))
+			return undecodable(source, topic, fmt.Errorf("key: %w", err))
 		}
 		// Re-serialized as the store's typed handle serializes keys, so lookups find it.
 		stored, err := keys.Serialize(storeName, k)
 		if err != nil {
-			return fmt.Errorf("topology: global table %q: serializing key: %w", storeName, err)
+			return fmt.Errorf("serializing key for the store: %w", err)
 		}
 		if value == nil {
 			return s.Delete(stored)
 		}
 		v, err := values.Deserialize(topic, value)
 		if err != nil {
-			return undecodable(source, topic, fmt.Errorf("global table %q: deserializing value: %w", storeName, err))
+			return undecodable(source, topic, fmt.Errorf("value: %w", err))
 		}
 		out, err := values2.Serialize(storeName, ValueAndTimestamp[V]{Value: v, Timestamp: ts})
 		if err != nil {
-			return fmt.Errorf("topology: global table %q: serializing value: %w", storeName, err)
+			return fmt.Errorf("serializing value for the store: %w", err)
 		}
 		return s.Put(stored, out)
 	}

@@ -135,12 +135,17 @@ func streamStreamJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], nam
 	if b == nil || !sameBuilder(b, other.b, operator) {
 		return Stream[K, VR]{}
 	}
+	// The join as problems name it: by its name, or by the nodes it joins.
+	joinName := fmt.Sprintf("%s %q", operator, name)
+	if name == "" {
+		joinName = fmt.Sprintf("%s of %q and %q", operator, s.node, other.node)
+	}
 	if join == nil {
-		b.problemf("%s: joiner is nil", operator)
+		b.problemf("%s: joiner is nil", joinName)
 		return Stream[K, VR]{}
 	}
 	if problem := windows.check(); problem != "" {
-		b.problemf("%s: %s", operator, problem)
+		b.problemf("%s: %s", joinName, problem)
 		return Stream[K, VR]{}
 	}
 	base := name
@@ -179,7 +184,7 @@ func streamStreamJoin[K, V, VO, VR any](s Stream[K, V], other Stream[K, VO], nam
 	otherStore := store.Window(base+otherSuffix+"-store", keys, other.values, retention, size, store.RetainDuplicates())
 	for _, err := range []error{thisStore.Validate(), otherStore.Validate()} {
 		if err != nil {
-			b.problemf("%s: %w", operator, err)
+			b.problemf("%s: %w", joinName, err)
 		}
 	}
 	var shared *store.KeyValueDef[[]byte, []byte]

@@ -1,7 +1,7 @@
 package topology
 
 import (
-	"fmt"
+	"errors"
 
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
@@ -42,7 +42,7 @@ func ProcessValues[K, V, VR any](s Stream[K, V], supplier processor.Supplier[K, 
 	}
 	name := s.b.nodeName(applyOptions(opts).name, "KSTREAM-PROCESSVALUES")
 	addDSLNode(s.b, name, func() dslProcessor[K, V, K, VR] {
-		v := &valuesProcessor[K, V, VR]{node: name}
+		v := &valuesProcessor[K, V, VR]{}
 		if supplier != nil {
 			v.p = supplier()
 		}
@@ -64,14 +64,13 @@ func connectStores(b *Builder, name string, stores []store.Definition) {
 
 // valuesProcessor runs the user processor of ProcessValues.
 type valuesProcessor[K, V, VR any] struct {
-	node string
-	p    processor.Processor[K, V, K, VR]
-	ctx  *fixedKeyContext[K, VR]
+	p   processor.Processor[K, V, K, VR]
+	ctx *fixedKeyContext[K, VR]
 }
 
 func (v *valuesProcessor[K, V, VR]) init(ctx *dslContext[K, VR]) error {
 	if v.p == nil {
-		return fmt.Errorf("topology: processor %q: supplier returned nil", v.node)
+		return errors.New("the supplier returned nil")
 	}
 	v.ctx = &fixedKeyContext[K, VR]{InitContext: ctx.node, dsl: ctx}
 	if i, ok := v.p.(processor.Initializer); ok {

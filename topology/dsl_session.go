@@ -100,7 +100,7 @@ func sessionAggregate[K, V, VA any](s SessionWindowedStream[K, V], name, operato
 	if b == nil {
 		return Table[Windowed[K], VA]{}
 	}
-	storeName := b.resourceName(name, "", operator)
+	storeName := b.storeName(name, operator)
 	if s.g.s.keys == nil {
 		b.problemf("%s %q: the stream's key serde is not known; set it with WithSerdes", operator, storeName)
 	}

@@ -176,7 +176,7 @@ func (s *slidingStep[K, V, VA]) early() error {
 		case w.start == s.t+1:
 			s.rightExists = true
 		default:
-			return fmt.Errorf("topology: processor %q: sliding window starting at %d found for a record at %d", s.a.node, w.start, s.t)
+			return fmt.Errorf("sliding window starting at %d found for a record at %d", w.start, s.t)
 		}
 	}
 	// With no window containing t but [0, d], the records of [0, d] after t are those of

@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -414,8 +415,15 @@ func TestSplit(t *testing.T) {
 			}
 			d := startDriver(t, b)
 			pipeAll(t, d, "in", in)
-			for _, topic := range []string{"short", "even", "other"} {
+			for _, topic := range slices.Sorted(maps.Keys(c.want)) {
 				t.Run(topic, func(t *testing.T) { sameRecords(t, readAll(t, d, topic), c.want[topic]) })
+			}
+			if !c.withDefault {
+				// No sink writes "other": the records of no branch went nowhere.
+				_, err := eddytest.OutputTopic(d, "other", serde.String(), serde.String()).ReadAll()
+				if !errors.Is(err, eddytest.ErrUnknownTopic) {
+					t.Errorf("reading other without a default branch: %v, want ErrUnknownTopic", err)
+				}
 			}
 		})
 	}

@@ -96,7 +96,7 @@ func TableFrom[K, V any](b *Builder, topic, name string, keys serde.Serde[K], va
 	}
 	source := b.nodeName(applySourceOptions(opts).name, "KTABLE-SOURCE")
 	addSource(b, source, keys, values, []string{topic}, false, true, opts...)
-	storeName := b.resourceName(name, "", "table "+topic)
+	storeName := b.storeName(name, "table "+topic)
 	return materialize(b, source, storeName, keys, values)
 }
 

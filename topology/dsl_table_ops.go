@@ -140,7 +140,7 @@ func Materialize[K, V any](t Table[K, V], name string) Table[K, V] {
 	if b == nil {
 		return t
 	}
-	storeName := b.resourceName(name, "", "materialize")
+	storeName := b.storeName(name, "materialize")
 	if t.keys == nil || t.values == nil {
 		b.problemf("materialize %q: the table's serdes are not known after the operator that changed its types; set them with WithSerdes", storeName)
 	}
@@ -310,7 +310,7 @@ func aggregateTable[K, V, VA any](g GroupedTable[K, V], name, operator string, f
 	if b == nil {
 		return Table[K, VA]{}
 	}
-	storeName := b.resourceName(name, "", operator)
+	storeName := b.storeName(name, operator)
 	if aggregates == nil {
 		b.problemf("%s %q: nil aggregate serde", operator, storeName)
 	}

@@ -97,7 +97,7 @@ func windowedAggregate[K, V, VA any](w TimeWindowedStream[K, V], name, operator 
 	if b == nil {
 		return Table[Windowed[K], VA]{}
 	}
-	storeName := b.resourceName(name, "", operator)
+	storeName := b.storeName(name, operator)
 	if w.g.s.keys == nil {
 		b.problemf("%s %q: the stream's key serde is not known; set it with WithSerdes", operator, storeName)
 	}

@@ -1,7 +1,7 @@
 package topology
 
 import (
-	"fmt"
+	"errors"
 	"reflect"
 	"slices"
 
@@ -39,7 +39,7 @@ func AddProcessor[KIn, VIn, KOut, VOut any](b *Builder, name string, supplier pr
 	}
 	n.newProcessor = func() plan.NodeProcessor {
 		p := supplier()
-		e := &erasedProcessor[KIn, VIn, KOut, VOut]{node: name, p: p}
+		e := &erasedProcessor[KIn, VIn, KOut, VOut]{p: p}
 		if f, ok := p.(processor.Flusher); ok {
 			// Only processors that hold records back are flushed: the engine skips the
 			// others.
@@ -84,18 +84,17 @@ func addProcessorNode[KIn, VIn, KOut, VOut any](b *Builder, name string, parents
 
 // erasedProcessor runs a typed user processor as a plan.NodeProcessor.
 type erasedProcessor[KIn, VIn, KOut, VOut any] struct {
-	node string
-	p    processor.Processor[KIn, VIn, KOut, VOut]
+	p processor.Processor[KIn, VIn, KOut, VOut]
 	// ctx is nil until Init.
 	ctx *typedContext[KOut, VOut]
 }
 
 func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error {
 	if e.p == nil {
-		return fmt.Errorf("topology: processor %q: supplier returned nil", e.node)
+		return errors.New("the supplier returned nil")
 	}
 	if nc == nil {
-		return fmt.Errorf("topology: processor %q: init with a nil context", e.node)
+		return errors.New("init with a nil context")
 	}
 	e.ctx = &typedContext[KOut, VOut]{InitContext: nc, node: nc}
 	if i, ok := e.p.(processor.Initializer); ok {
@@ -106,9 +105,9 @@ func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Init(nc plan.NodeContext) error 
 
 func (e *erasedProcessor[KIn, VIn, KOut, VOut]) Process(r plan.Record) error {
 	if e.ctx == nil {
-		return fmt.Errorf("topology: processor %q: process before a successful init", e.node)
+		return errors.New("process before a successful init")
 	}
-	in, err := typedRecord[KIn, VIn]("processor", e.node, r)
+	in, err := typedRecord[KIn, VIn](r)
 	if err != nil {
 		return err
 	}

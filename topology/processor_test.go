@@ -140,20 +140,20 @@ func TestProcessorAdapterErrors(t *testing.T) {
 		is     error
 	}{
 		{
-			name:   "a key of the wrong type is an error naming the node",
+			name:   "a key of the wrong type is an error (the task's names the node)",
 			supply: func() processor.Processor[string, string, string, int] { return &lengths{} },
 			run: func(p plan.NodeProcessor) error {
 				return p.Process(plan.Record{Key: 7, Value: "v"})
 			},
-			want: []string{`topology: processor "lengths"`, "key is a int, not a string"},
+			want: []string{"key is a int, not a string"},
 		},
 		{
-			name:   "a value of the wrong type is an error naming the node",
+			name:   "a value of the wrong type is an error (the task's names the node)",
 			supply: func() processor.Processor[string, string, string, int] { return &lengths{} },
 			run: func(p plan.NodeProcessor) error {
 				return p.Process(plan.Record{Key: "k", Value: []byte("v")})
 			},
-			want: []string{`processor "lengths"`, "value is a []uint8, not a string"},
+			want: []string{"value is a []uint8, not a string"},
 		},
 		{
 			name:   "an error of the processor's Init is returned as it is",
@@ -166,7 +166,7 @@ func TestProcessorAdapterErrors(t *testing.T) {
 			name:   "a supplier that returns nil fails Init",
 			supply: func() processor.Processor[string, string, string, int] { return nil },
 			run:    func(plan.NodeProcessor) error { return nil },
-			want:   []string{`processor "lengths"`, "supplier returned nil"},
+			want:   []string{"supplier returned nil"},
 		},
 	}
 	for _, tt := range tests {

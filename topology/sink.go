@@ -67,25 +67,25 @@ func addSink[K, V any](b *Builder, name, topic string, keys serde.Serde[K], valu
 		b.problemf("%s: value serde is nil", n)
 	}
 	if keys != nil && values != nil {
-		n.encode = encoder(name, topic, keys, values)
+		n.encode = encoder(topic, keys, values)
 	}
 	if o.partitioner != nil {
 		n.partition = partitioner(o.partitioner)
 	}
 }
 
-// encoder makes the Encode function of a sink.
-func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Serde[V]) func(plan.Record) ([]byte, []byte, error) {
-	what := fmt.Sprintf("sink %q", sink)
+// encoder makes the Encode function of a sink. Its errors name neither the sink nor the
+// topic: the task's ProductionError names both.
+func encoder[K, V any](topic string, keys serde.Serde[K], values serde.Serde[V]) func(plan.Record) ([]byte, []byte, error) {
 	return func(r plan.Record) ([]byte, []byte, error) {
-		in, err := typedRecord[K, V]("sink", sink, r)
+		in, err := typedRecord[K, V](r)
 		if err != nil {
 			return nil, nil, err
 		}
 		var key []byte
 		if r.Key != nil { // nil: the DSL's null key, written as Kafka's null
 			if key, err = keys.Serialize(topic, in.Key); err != nil {
-				return nil, nil, fmt.Errorf("topology: %s: topic %q: serializing key: %w", what, topic, err)
+				return nil, nil, fmt.Errorf("key: %w", err)
 			}
 		}
 		if r.Value == nil {
@@ -93,7 +93,7 @@ func encoder[K, V any](sink, topic string, keys serde.Serde[K], values serde.Ser
 		}
 		value, err := values.Serialize(topic, in.Value)
 		if err != nil {
-			return nil, nil, fmt.Errorf("topology: %s: topic %q: serializing value: %w", what, topic, err)
+			return nil, nil, fmt.Errorf("value: %w", err)
 		}
 		return key, value, nil
 	}

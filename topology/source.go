@@ -132,7 +132,7 @@ func addSource[K, V any](b *Builder, name string, keys serde.Serde[K], values se
 		}
 	}
 	if keys != nil && values != nil {
-		n.decode = decoder(name, keys, values, extract, nullAware)
+		n.decode = decoder(keys, values, extract, nullAware)
 	}
 }
 
@@ -148,26 +148,27 @@ func recordTimestamp[K, V any](r processor.Record[K, V]) (time.Time, error) {
 // decoder makes the Decode function of a source: deserialize the key, then the value,
 // then extract the event time. Bytes, nil ones included, go to the serdes as they are,
 // unless the source is nullAware: then a nil key or value becomes a nil in the record,
-// and the extractor sees the zero value.
-func decoder[K, V any](source string, keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error), nullAware bool) decodeFunc {
+// and the extractor sees the zero value. Its errors say what failed, not the source or
+// the topic: the task's DeserializationError names them.
+func decoder[K, V any](keys serde.Serde[K], values serde.Serde[V], extract func(processor.Record[K, V]) (time.Time, error), nullAware bool) decodeFunc {
 	return func(topic string, key, value []byte, timestamp time.Time, headers []processor.Header) (plan.Record, error) {
 		var k K
 		var v V
 		var err error
 		if key != nil || !nullAware {
 			if k, err = keys.Deserialize(topic, key); err != nil {
-				return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: deserializing key: %w", source, topic, err)
+				return plan.Record{}, fmt.Errorf("key: %w", err)
 			}
 		}
 		if value != nil || !nullAware {
 			if v, err = values.Deserialize(topic, value); err != nil {
-				return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: deserializing value: %w", source, topic, err)
+				return plan.Record{}, fmt.Errorf("value: %w", err)
 			}
 		}
 		r := processor.Record[K, V]{Key: k, Value: v, Timestamp: timestamp, Headers: headers}
 		t, err := extract(r)
 		if err != nil {
-			return plan.Record{}, fmt.Errorf("topology: source %q: topic %q: extracting timestamp: %w", source, topic, err)
+			return plan.Record{}, fmt.Errorf("extracting timestamp: %w", err)
 		}
 		out := plan.Record{Key: k, Value: v, Timestamp: t, Headers: headers}
 		if nullAware && key == nil {

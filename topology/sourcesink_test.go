@@ -69,19 +69,19 @@ func TestDecodeErrors(t *testing.T) {
 		is         error
 	}{
 		{
-			name:  "a value the serde rejects is an error naming the source and topic",
+			name:  "a value the serde rejects is an error (the task's names the source and topic)",
 			key:   []byte("k"),
 			value: []byte{1, 2, 3},
-			want:  []string{`topology: source "in": topic "input": deserializing value`},
+			want:  []string{`value: serde: wrong number of bytes`},
 			is:    serde.ErrSize,
 		},
 		{
-			name: "an error of the timestamp extractor is an error naming the source and topic",
+			name: "an error of the timestamp extractor is an error (the task's names the source and topic)",
 			opts: []topology.SourceOption{topology.WithTimestampExtractor(
 				func(processor.Record[string, int64]) (time.Time, error) { return time.Time{}, errLate })},
 			key:   []byte("k"),
 			value: make([]byte, 8),
-			want:  []string{`topology: source "in": topic "input": extracting timestamp`},
+			want:  []string{`extracting timestamp: too late`},
 			is:    errLate,
 		},
 	}
@@ -157,8 +157,8 @@ func TestEncodeErrors(t *testing.T) {
 		r    plan.Record
 		want string
 	}{
-		{name: "a key of the wrong type is an error naming the sink", r: plan.Record{Key: 1, Value: int64(1)}, want: `topology: sink "out": key is a int, not a string`},
-		{name: "a value of the wrong type is an error naming the sink", r: plan.Record{Key: "k", Value: "1"}, want: `topology: sink "out": value is a string, not a int64`},
+		{name: "a key of the wrong type is an error", r: plan.Record{Key: 1, Value: int64(1)}, want: `key is a int, not a string`},
+		{name: "a value of the wrong type is an error", r: plan.Record{Key: "k", Value: "1"}, want: `value is a string, not a int64`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +182,8 @@ func TestEncodeWrapsSerdeErrors(t *testing.T) {
 		t.Fatalf("Build: %v", err)
 	}
 	_, _, err = plan.Of(topo).Subtopologies[0].Sinks[0].Encode(plan.Record{Key: "k", Value: "v"})
-	if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), `sink "out": topic "output": serializing key`) {
-		t.Errorf("Encode returned %v, want the serde's error naming the sink and topic", err)
+	if !errors.Is(err, errRefused) || err.Error() != "key: refused" {
+		t.Errorf("Encode returned %v, want the serde's error, which the task's names the sink and topic", err)
 	}
 }
 

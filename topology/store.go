@@ -63,7 +63,7 @@ func AddStore(b *Builder, def store.Definition, processors ...string) {
 				b.problemf("store %q: value serde is nil", name)
 			}
 		}
-	} else if diff := definitionDiff(e.def, def); diff != "" {
+	} else if diff := definitionDiff(e.def, def); diff != "" && !b.duplicateStores[name] {
 		b.problemf("store %q: added again with a different definition: %s", name, diff)
 	}
 	for _, p := range processors {

@@ -205,6 +205,7 @@ func (m *membership) reopenEmpty(id processor.TaskID, t *task.Task) (*task.Task,
 func (m *membership) closeTasks(tasks map[processor.TaskID]*task.Task, clean bool) {
 	for id, t := range tasks {
 		m.processed += t.Processed()
+		m.processedInternal += t.ProcessedInternal()
 		m.skipped += t.Skipped()
 		m.dropped += t.Dropped()
 		if sum, ok := m.stateOffsets.LoadAndDelete(id); ok && m.cfg.Stores.Persistent() {

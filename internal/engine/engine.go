@@ -97,11 +97,12 @@ type Config struct {
 	// must not wait for Run.
 	PublishStatus func(Status)
 	// PublishStats, when set, receives the instance's running totals after every
-	// processed batch and when a membership stops: the input records processed, those
+	// processed batch and when a membership stops: the records processed from input
+	// topics and from internal topics (task.Task.Processed, ProcessedInternal), those
 	// skipped as undecodable, and the records operators dropped (task.Task.Dropped). It is
 	// called from the loop's goroutine with the membership's mutex held, and must return
 	// quickly. The App keeps them for App.Stats.
-	PublishStats func(processed, skippedUndecodable, dropped int64)
+	PublishStats func(processed, processedInternal, skippedUndecodable, dropped int64)
 }
 
 // Engine is one running instance: what lives for a whole Run.
@@ -136,9 +137,9 @@ type Engine struct {
 	// its stores have committed, for the balancer. Written under membership.mu, read by
 	// the group goroutine without it.
 	stateOffsets sync.Map
-	// processed, skipped and dropped total the tasks closed so far; aborted counts the
-	// transactions that ended in an abort. Guarded by membership.mu.
-	processed, skipped, dropped, aborted int64
+	// processed, processedInternal, skipped and dropped total the tasks closed so far;
+	// aborted counts the transactions that ended in an abort. Guarded by membership.mu.
+	processed, processedInternal, skipped, dropped, aborted int64
 }
 
 // Run starts the instance and processes until ctx ends or an error stops it. Before it

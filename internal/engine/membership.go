@@ -187,7 +187,7 @@ func (m *membership) shutdown(clean bool) error {
 	// The last poll may have held a rebalance back; leaving the group waits for it.
 	m.client.AllowRebalance()
 	m.client.Close()
-	m.log.Info("group member stopped", "processed", m.processed, "skipped_undecodable", m.skipped, "dropped", m.dropped)
+	m.log.Info("group member stopped", "processed", m.processed, "processed_internal", m.processedInternal, "skipped_undecodable", m.skipped, "dropped", m.dropped)
 	return errors.Join(errs...)
 }
 
@@ -203,14 +203,15 @@ func (m *membership) publishStats() {
 	if m.cfg.PublishStats == nil {
 		return
 	}
-	processed, skipped, dropped := m.processed, m.skipped, m.dropped
+	processed, internal, skipped, dropped := m.processed, m.processedInternal, m.skipped, m.dropped
 	if m.global != nil {
 		skipped += m.global.skipped
 	}
 	for _, t := range m.tasks {
 		processed += t.Processed()
+		internal += t.ProcessedInternal()
 		skipped += t.Skipped()
 		dropped += t.Dropped()
 	}
-	m.cfg.PublishStats(processed, skipped, dropped)
+	m.cfg.PublishStats(processed, internal, skipped, dropped)
 }

@@ -88,8 +88,11 @@ func TestRunRepartitionsThroughAnInternalTopicAndPurgesIt(t *testing.T) {
 			t.Errorf("word %s has the counts %v, want increasing counts up to %d", word, counts, want[word])
 		}
 	}
-	if got := inst.stats.Processed.Load(); got != 120 {
-		t.Errorf("Stats.Processed is %d, want 120 (each line, then each repartitioned word)", got)
+	if got := inst.stats.Processed.Load(); got != 60 {
+		t.Errorf("Stats.Processed is %d, want the 60 lines of the input topic", got)
+	}
+	if got := inst.stats.ProcessedInternal.Load(); got != 60 {
+		t.Errorf("Stats.ProcessedInternal is %d, want the 60 words read back from the repartition topic", got)
 	}
 }
 

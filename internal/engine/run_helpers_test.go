@@ -32,11 +32,12 @@ import (
 
 // runStats keeps what Run publishes through Config.PublishStats.
 type runStats struct {
-	Processed, SkippedUndecodable, DroppedRecords atomic.Int64
+	Processed, ProcessedInternal, SkippedUndecodable, DroppedRecords atomic.Int64
 }
 
-func (s *runStats) publish(processed, skipped, dropped int64) {
+func (s *runStats) publish(processed, internal, skipped, dropped int64) {
 	s.Processed.Store(processed)
+	s.ProcessedInternal.Store(internal)
 	s.SkippedUndecodable.Store(skipped)
 	s.DroppedRecords.Store(dropped)
 }

@@ -21,23 +21,25 @@ func (c *nodeContext) TaskID() processor.TaskID            { return c.task.id }
 func (c *nodeContext) StreamTime() time.Time               { return c.task.streamTime }
 func (c *nodeContext) Forward(child string, r plan.Record) { c.task.forward(c.node, child, r) }
 
+// StateStore returns the store name. Its errors name neither the task nor the node: the
+// ProcessingError they become does.
 func (c *nodeContext) StateStore(name string) (any, error) {
 	if c.node.globals[name] {
 		s, ok := c.task.globals[name]
 		if !ok {
-			return nil, fmt.Errorf("task %s: global store %q is not open", c.task.id, name)
+			return nil, fmt.Errorf("global store %q is not open", name)
 		}
 		return s, nil
 	}
 	if !c.node.stores[name] {
-		return nil, fmt.Errorf("task %s: store %q is not connected to node %q", c.task.id, name, c.node.name)
+		return nil, fmt.Errorf("store %q is not connected to the node", name)
 	}
 	if l, ok := c.task.layers[name]; ok {
 		return l, nil
 	}
 	s, ok := c.task.stores[name]
 	if !ok {
-		return nil, fmt.Errorf("task %s: store %q is not open", c.task.id, name)
+		return nil, fmt.Errorf("store %q is not open", name)
 	}
 	return s, nil
 }

@@ -184,14 +184,14 @@ func ApplyGlobal(g plan.GlobalStore, kv store.KeyValueStore, in Input, policy Er
 		cause = derr.Err
 	}
 	meta := processor.RecordMetadata{Topic: in.Topic, Partition: in.Partition, Offset: in.Offset}
-	derr = &processor.DeserializationError{Source: g.Source, Record: meta, Err: cause}
+	derr = &processor.DeserializationError{GlobalStore: g.Def.Name(), Source: g.Source, Record: meta, Err: cause}
 	if Decide(policy.Context, log, string(deserializationKind), policy.Deserialization, processor.FailedRecord{
 		Node: g.Source, Topic: in.Topic, Partition: in.Partition, Offset: in.Offset,
 		Timestamp: in.Timestamp, Key: in.Key, Value: in.Value, Headers: in.Headers, Err: derr,
 	}) {
 		return false, nil
 	}
-	return false, fmt.Errorf("global store %q: %w", g.Def.Name(), derr)
+	return false, derr
 }
 
 func applyGlobal(g plan.GlobalStore, kv store.KeyValueStore, in Input) (err error) {

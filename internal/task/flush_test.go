@@ -290,9 +290,9 @@ func TestConnectedProcessorsReadGlobalStores(t *testing.T) {
 
 	want := []string{
 		"a=1+A@out",
-		`a=1+task 0_0: store "lookup" is not connected to node "not-connected"@out`,
+		`a=1+store "lookup" is not connected to the node@out`,
 		"b=2+none@out",
-		`b=2+task 0_0: store "lookup" is not connected to node "not-connected"@out`,
+		`b=2+store "lookup" is not connected to the node@out`,
 	}
 	if !slices.Equal(out.records, want) {
 		t.Errorf("sent %q, want %q", out.records, want)

@@ -101,8 +101,11 @@ type Task struct {
 	// them here. committed holds those of the last commit (PostCommit).
 	consumed, committed map[string]int64
 	// flushing is set while Flush runs, for the errors it makes.
-	flushing  bool
-	processed int64
+	flushing bool
+	// processed and processedInternal count the records processed from the
+	// application's input topics and from its internal topics (see Processed).
+	processed         int64
+	processedInternal int64
 	// skipped counts the undecodable records the deserialization handler continued past.
 	skipped     int64
 	initialized bool
@@ -209,10 +212,14 @@ func (t *Task) UnloggedStore(name string) (store.KeyValueStore, bool, error) {
 // StreamTime is the largest event time the task has processed.
 func (t *Task) StreamTime() time.Time { return t.streamTime }
 
-// Processed counts the records processed, Skipped the undecodable ones the
+// Processed counts the records processed from the application's input topics, the
+// sources that are not internal; ProcessedInternal those read back from its internal
+// topics (repartition topics, the foreign-key join's subscription and response topics).
+// Kafka Streams' process-total counts both. Skipped counts the undecodable records the
 // deserialization handler continued past.
-func (t *Task) Processed() int64 { return t.processed }
-func (t *Task) Skipped() int64   { return t.skipped }
+func (t *Task) Processed() int64         { return t.processed }
+func (t *Task) ProcessedInternal() int64 { return t.processedInternal }
+func (t *Task) Skipped() int64           { return t.skipped }
 
 // Dropped counts the records that the task's processors dropped by design, summing
 // their counts (plan.DropCounter): records too late for their window, or with a null
@@ -399,7 +406,11 @@ func (t *Task) Process() (bool, error) {
 	if r.queue.len() == 0 {
 		r.queue.consumed = max(r.queue.consumed, r.queue.skippedTo)
 	}
-	t.processed++
+	if r.source.Internal {
+		t.processedInternal++
+	} else {
+		t.processed++
+	}
 	_, err = t.punctuate(processor.StreamTime, t.streamTime)
 	return true, err
 }
@@ -457,7 +468,7 @@ func (t *Task) fail(n *node, err error) {
 	if t.current != nil {
 		meta = t.current.meta
 	}
-	t.err = &processor.ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Err: err}
+	t.err = &processor.ProcessingError{Task: t.id, Node: n.name, Record: meta, Flushing: t.flushing, Initializing: !t.initialized, Err: err}
 }
 
 // forward passes r from node from to its children, or to the one named child.
