@@ -29,12 +29,15 @@ import (
 //
 // Exactly once (commitTransaction), inside the transaction that beginTransaction opened:
 //  1. every task prepares, as above;
-//  2. franz-go's session ends the transaction: it flushes the producer, commits the
+//  2. the producer is flushed: a record that failed fails the commit, unless the
+//     failure says the transaction is lost (lostTransaction), which drops the
+//     membership;
+//  3. franz-go's session ends the transaction: it commits the
 //     tasks' input offsets with the group's generation (taskOffsets: not those of
 //     every polled record, as a task may hold records it has not processed, waiting for
 //     another input), and commits the transaction unless a rebalance or an error makes
 //     that unsafe;
-//  3. committed: every task post-commits; aborted: every task aborts (rolls back to its
+//  4. committed: every task post-commits; aborted: every task aborts (rolls back to its
 //     last commit) and the session rewinds the consumer to the committed offsets.
 
 // transactionTimeout is the transaction timeout of the exactly-once producer: how long
@@ -155,30 +158,37 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A record that failed to produce (a sink's, a changelog's) must not be committed
-	// past: End would commit the rest of the transaction without it.
-	if err := m.collector.flush(ctx); err != nil {
-		return err
-	}
-	m.inTxn = false
 	if m.lostMembership.Load() {
 		// Put out of the group: the transaction cannot commit, and aborting it now
 		// unblocks the readers of what it wrote (rejoin.go).
+		m.inTxn = false
 		_, err := m.txn.End(ctx, kgo.TryAbort)
 		return errors.Join(fmt.Errorf("%w: put out of the group during a transaction, which was aborted", errTasksMigrated), err)
 	}
-	// A transaction older than its timeout is aborted by the broker anyway: an End must
-	// not hold the instance longer. onCallbacksBlocked cuts it short when the instance
-	// finds itself out of the group.
+	// A transaction older than its timeout is aborted by the broker anyway: the flush
+	// and End together must not hold the instance longer. onCallbacksBlocked cuts them
+	// short when the instance finds itself out of the group.
 	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
 	defer cancel()
+	m.cancelEnd.Store(&cancel)
+	defer m.cancelEnd.Store(nil)
+	// A record that failed to produce (a sink's, a changelog's) must not be committed
+	// past: End would commit the rest of the transaction without it. A flush that
+	// failed because the producer was fenced or the cluster did not answer in time
+	// loses the transaction, not the application; after another failure the open
+	// transaction is aborted at shutdown.
+	if err := m.collector.flush(ctx); err != nil {
+		if lostTransaction(err) {
+			return fmt.Errorf("%w: flushing a transaction: %w", errTasksMigrated, err)
+		}
+		return err
+	}
+	m.inTxn = false
 	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
 		taskOffsets(req, offsets)
 		return nil
 	})
-	m.cancelEnd.Store(&cancel)
 	committed, err := m.txn.End(ctx, kgo.TryCommit)
-	m.cancelEnd.Store(nil)
 	if err != nil {
 		// Fenced, timed out, or out of the group: nothing of this transaction counts.
 		return fmt.Errorf("%w: ending a transaction: %w", errTasksMigrated, err)
@@ -244,6 +254,24 @@ func (m *membership) commitOffsets(ctx context.Context, offsets map[string]map[i
 		return fmt.Errorf("committing offsets: %w", commitErr)
 	}
 	return nil
+}
+
+// lostTransaction reports whether a produce failure under exactly-once says that the
+// transaction is lost rather than that a record is bad: the producer was fenced or lost
+// its id or epoch (the broker aborted the transaction after its timeout, or another
+// instance took the transactional id), the client is aborting, or the flush ran out of
+// time. Kafka Streams: the errors its RecordCollector turns into TaskMigratedException.
+func lostTransaction(err error) bool {
+	for _, e := range []error{
+		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping,
+		kerr.UnknownProducerID, kerr.OutOfOrderSequenceNumber, kerr.InvalidTxnState,
+		kgo.ErrAborting, context.Canceled, context.DeadlineExceeded,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // isMembershipError reports whether err says the instance is no longer the group member

@@ -2,7 +2,11 @@ package engine
 
 import (
 	"maps"
+	"slices"
 	"testing"
+
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -163,4 +167,40 @@ func failSecondRoundsOffsetCommit(rc *runCluster, app, in string, parts int32, e
 	rc.waitUntil("every round is committed", func() bool {
 		return maps.Equal(rc.groupOffsets(app, in), nonEmpty(rc.endOffsets(in)))
 	})
+}
+
+// TestRunRejoinsWhenAFlushFindsItsTransactionLost: under exactly-once, a produce failure
+// that says the producer lost its epoch (the broker aborted the transaction after its
+// timeout, as after a long broker freeze) loses that transaction, not the application:
+// the instance rejoins, redoes the work, and every output is committed once.
+func TestRunRejoinsWhenAFlushFindsItsTransactionLost(t *testing.T) {
+	const app, in, out = "eos-flush-lost", "in", "out"
+	rc := newRunCluster(t)
+	rc.createTopics(1, in, out)
+	b := topology.NewBuilder()
+	topology.AddSource(b, "source", serde.String(), serde.String(), []string{in})
+	addUpper(b, "source", out)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault := rc.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: out, Err: kerr.InvalidProducerEpoch, Count: 1})
+	inst := rc.start(runSpec{app: app, topo: topo, eos: true})
+	outputs := rc.consume(out, true)
+	rc.send(in, 1, "a", "a", "b", "b", "c", "c")
+	if err := fault.Wait(rc.ctx(), 1); err != nil {
+		t.Fatalf("no produce failed: %v", err)
+	}
+	got := outputs.waitCount(3)
+	inst.mustStop()
+	var values []string
+	for _, r := range got {
+		values = append(values, string(r.Value))
+	}
+	if want := []string{"0/0:A", "0/1:B", "0/2:C"}; !slices.Equal(values, want) {
+		t.Errorf("committed output %q, want %q", values, want)
+	}
+	if again := rc.readTopic(out, true); len(again) != 3 {
+		t.Errorf("the committed output holds %d records, want 3", len(again))
+	}
 }
