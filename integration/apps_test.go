@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -45,8 +46,26 @@ func startApp(t *testing.T, name string, cluster *kafkatest.Cluster, topo *topol
 		}
 		in.done <- err
 	}()
-	t.Cleanup(app.Close)
+	t.Cleanup(func() { closeWithin(t, name, app, 2*time.Minute) })
 	return in
+}
+
+// closeWithin closes app, failing the test with every goroutine's stack if Close has not
+// returned within timeout: a hung instance (a deadlock) then fails its own test with the
+// evidence, instead of the whole package at its timeout.
+func closeWithin(t *testing.T, name string, app *eddy.App, timeout time.Duration) {
+	closed := make(chan struct{})
+	go func() {
+		app.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		stacks := make([]byte, 1<<22)
+		stacks = stacks[:runtime.Stack(stacks, true)]
+		t.Errorf("instance %s: Close has not returned after %s; the goroutines:\n%s", name, timeout, stacks)
+	}
 }
 
 // stop closes the instance cleanly and fails the test if it ended with an error.

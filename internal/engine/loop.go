@@ -32,8 +32,9 @@ func (m *membership) loop(ctx context.Context) error {
 			lastCommit = time.Now()
 		}
 		// Under exactly-once a rebalance may only run between transactions, so that no
-		// revoked task has uncommitted work.
-		if m.txn == nil || committed {
+		// revoked task has uncommitted work. After an error the membership ends, and
+		// shutdown lets the held rebalance run once it has closed the tasks.
+		if err == nil && (m.txn == nil || committed) {
 			m.callbacksWaiting.Store(false)
 			m.client.AllowRebalance()
 		}

@@ -161,6 +161,12 @@ func (m *membership) join(partitions map[string]int32) error {
 }
 
 // shutdown commits (when clean) and closes every task, then leaves the group.
+//
+// The open transaction, if any, is aborted without mu held: franz-go's session holds
+// its own lock while it runs a group callback, which takes mu, and End takes that lock
+// too; a callback running then deadlocked the instance (a broker frozen past the session
+// timeout: onLost and an abort after a failed commit). The loop also keeps callbacks
+// back from a poll until a batch ends well, so none runs while a transaction is open.
 func (m *membership) shutdown(clean bool) error {
 	ctx, cancel := m.commitContext()
 	defer cancel()
@@ -172,17 +178,22 @@ func (m *membership) shutdown(clean bool) error {
 			clean = false
 		}
 	}
-	if m.inTxn {
+	abort := m.inTxn
+	m.inTxn = false
+	m.mu.Unlock()
+	if abort {
 		if _, err := m.txn.End(ctx, kgo.TryAbort); err != nil {
 			errs = append(errs, fmt.Errorf("aborting the open transaction: %w", err))
 		}
-		m.inTxn = false
+		clean = false
 	}
+	m.mu.Lock()
 	all := m.tasks
 	maps.Copy(all, m.pending)
 	m.tasks, m.pending = map[processor.TaskID]*task.Task{}, map[processor.TaskID]*task.Task{}
 	m.closeTasks(all, clean)
 	m.publishStats()
+	m.status.update(func(s *Status) { s.Phase, s.Tasks, s.Restoring = PhaseRebalancing, 0, 0 })
 	m.mu.Unlock()
 	// The last poll may have held a rebalance back; leaving the group waits for it.
 	m.client.AllowRebalance()
