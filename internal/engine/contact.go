@@ -11,6 +11,7 @@ import (
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // How an instance lives through a cluster that does not answer (a broker outage, a
@@ -19,6 +20,9 @@ import (
 //   - Every response that any of the instance's clients reads from any broker counts as
 //     an answer (clusterContact, a franz-go hook). A healthy instance hears one at least
 //     every heartbeat interval (3 s): its group member heartbeats whatever the loop does.
+//     Not while it joins its group, though: the coordinator holds a JoinGroup until
+//     the group is complete, up to the rebalance timeout. So after probeAfter of
+//     silence the watchdog asks the cluster itself, for metadata of no topic (probe).
 //   - After unreachableAfter without an answer the instance reports the cluster
 //     unreachable (Status.UnreachableSince; the App's state Disconnected), and back
 //     when an answer comes.
@@ -42,6 +46,13 @@ const DefaultOutageTimeout = 5 * time.Minute
 // it unreachable: several heartbeat intervals (3 s), and more than the fetch wait
 // (500 ms), so that a healthy but quiet cluster is never reported.
 const unreachableAfter = 10 * time.Second
+
+// probeAfter is how long the cluster may be silent before the watchdog probes it, and
+// probeTimeout how long a probe waits for its answer.
+const (
+	probeAfter   = 3 * time.Second
+	probeTimeout = 5 * time.Second
+)
 
 // clusterContact records when the cluster last answered. It is a franz-go hook
 // (kgo.HookBrokerE2E) on every client of the instance.
@@ -71,8 +82,10 @@ func (c *clusterContact) silentSince() time.Time { return time.Unix(0, c.lastAns
 
 // watchContact reports the cluster unreachable and reachable again on the status
 // board, and after OutageTimeout of silence cancels the run with ErrClusterUnavailable
-// (giveUp). It checks every second until ctx ends.
-func (e *Engine) watchContact(ctx context.Context, giveUp func(error)) {
+// (giveUp). It checks every second until ctx ends, probing the cluster through client
+// (the instance's admin client, which has the hook) when it has been silent for
+// probeAfter.
+func (e *Engine) watchContact(ctx context.Context, client *kgo.Client, giveUp func(error)) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -80,6 +93,9 @@ func (e *Engine) watchContact(ctx context.Context, giveUp func(error)) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if e.contact.now().Sub(e.contact.silentSince()) >= probeAfter {
+			probe(ctx, client)
 		}
 		since := e.contact.silentSince()
 		silent := e.contact.now().Sub(since)
@@ -98,6 +114,16 @@ func (e *Engine) watchContact(ctx context.Context, giveUp func(error)) {
 			return
 		}
 	}
+}
+
+// probe asks the cluster for the metadata of no topic, the cheapest request every
+// broker answers; the answer reaches clusterContact through the client's hook.
+func probe(ctx context.Context, client *kgo.Client) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // none; nil would be every topic
+	_, _ = req.RequestWith(ctx, client)        // an error is silence, which the watchdog counts
 }
 
 // isTransient reports whether err may go away when the cluster answers again: a

@@ -164,25 +164,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		contact:       newClusterContact(time.Now),
 	}
 	e.status.publish = cfg.PublishStatus
-	abandon, abandonCommits := context.WithCancelCause(context.Background())
-	defer abandonCommits(nil)
-	e.abandon = abandon
-	parent := ctx
-	ctx, giveUp := context.WithCancelCause(parent)
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		e.watchContact(ctx, func(err error) {
-			abandonCommits(err)
-			giveUp(err)
-		})
-	}()
-	defer func() {
-		cause := context.Cause(ctx) // the watchdog's, if it gave up; read before ours
-		giveUp(nil)
-		<-watched
-		err = stopped(parent, cause, err)
-	}()
 	for _, sub := range cfg.Topology.Subtopologies {
 		e.subtopologies[sub.ID] = sub.SourceTopics()
 	}
@@ -196,6 +177,26 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer adminClient.Close()
 	e.admin = kadm.NewClient(adminClient)
+
+	abandon, abandonCommits := context.WithCancelCause(context.Background())
+	defer abandonCommits(nil)
+	e.abandon = abandon
+	parent := ctx
+	ctx, giveUp := context.WithCancelCause(parent)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		e.watchContact(ctx, adminClient, func(err error) {
+			abandonCommits(err)
+			giveUp(err)
+		})
+	}()
+	defer func() {
+		cause := context.Cause(ctx) // the watchdog's, if it gave up; read before ours
+		giveUp(nil)
+		<-watched
+		err = stopped(parent, cause, err)
+	}()
 	began := time.Now()
 	var partitions map[string]int32
 	err = e.untilReachable(ctx, "checking topics", func(ctx context.Context) (err error) {
