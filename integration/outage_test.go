@@ -346,8 +346,9 @@ func rideOutFreeze(t *testing.T, exactlyOnce bool) {
 		t.Errorf("%d of %d input records are missing from the output", missing, len(values))
 	}
 	if exactlyOnce && twice > 0 {
-		// An open bug, not a relaxation: in about one run in five a few records (4 to
-		// 8, about one commit interval's worth) are doubled after the freeze. DESIGN.md,
+		// An open bug, not a relaxation: in 2 of the first 6 runs a few records (4 and
+		// 8, about one commit interval's worth) were doubled after the freeze, none in
+		// the 9 runs since, unexplained. DESIGN.md,
 		// "Lifecycle and outages", says what is known; issue 14 stays open for it. The
 		// test says so on every run where it happens, with where the copies are, and
 		// fails on everything else: loss, an error, states.
