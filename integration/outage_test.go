@@ -14,7 +14,6 @@ import (
 	"github.com/eddy-streams/eddy/integration/kafkatest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -108,33 +107,11 @@ func locate(t *testing.T, cluster *kafkatest.Cluster, topic string, values []str
 	for _, v := range values {
 		want[v] = true
 	}
-	ends, err := cluster.Admin(t).ListEndOffsets(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	client := cluster.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	out := map[string][]string{}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
+	for _, r := range readAllRecords(t, cluster, topic, true) {
+		if want[string(r.Value)] {
+			out[string(r.Value)] = append(out[string(r.Value)], fmt.Sprintf("%d/%d@%s", r.Partition, r.Offset, r.Timestamp.Format("15:04:05.000")))
 		}
-	})
-	for len(remaining) > 0 && ctx.Err() == nil {
-		fetches := client.PollFetches(ctx)
-		fetches.EachRecord(func(r *kgo.Record) {
-			if want[string(r.Value)] {
-				out[string(r.Value)] = append(out[string(r.Value)], fmt.Sprintf("%d/%d@%s", r.Partition, r.Offset, r.Timestamp.Format("15:04:05.000")))
-			}
-		})
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if end, ok := remaining[p.Partition]; ok && p.LastStableOffset >= end && (len(p.Records) == 0 || p.Records[len(p.Records)-1].Offset+1 >= p.LastStableOffset) {
-				delete(remaining, p.Partition)
-			}
-		})
 	}
 	return out
 }

@@ -158,10 +158,7 @@ func (c *collector) flush(ctx context.Context) error {
 	c.mu.Unlock()
 	for _, f := range failed {
 		perr := &processor.ProductionError{Topic: f.r.Topic, Partition: f.r.Partition, Input: processor.RecordMetadata{Partition: -1, Offset: -1}, Err: f.err}
-		r := processor.FailedRecord{Topic: f.r.Topic, Partition: f.r.Partition, Offset: -1, Timestamp: f.r.Timestamp, Key: f.r.Key, Value: f.r.Value, Err: perr}
-		for _, h := range f.r.Headers {
-			r.Headers = append(r.Headers, processor.Header{Key: h.Key, Value: h.Value})
-		}
+		r := processor.FailedRecord{Topic: f.r.Topic, Partition: f.r.Partition, Offset: -1, Timestamp: f.r.Timestamp, Key: f.r.Key, Value: f.r.Value, Headers: headers(f.r.Headers), Err: perr}
 		if !task.Decide(c.policy.Context, c.log, "production", c.policy.Production, r) {
 			c.fail(perr)
 			break
@@ -173,17 +170,18 @@ func (c *collector) flush(ctx context.Context) error {
 }
 
 // fatalProduceError says whether err means that the producer was fenced, lost its
-// identity or is not allowed to write: errors no handler may continue past (Kafka
-// Streams: RecordCollectorImpl#isFatalException and the TaskMigrated ones).
+// identity (lostTransaction) or is not allowed to write: errors no handler may continue
+// past (Kafka Streams: RecordCollectorImpl#isFatalException and the TaskMigrated ones).
 func fatalProduceError(err error) bool {
-	for _, e := range []error{
-		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping,
-		kerr.OutOfOrderSequenceNumber, kerr.UnknownProducerID, kerr.TransactionalIDAuthorizationFailed,
-		kerr.ClusterAuthorizationFailed, kerr.TopicAuthorizationFailed, kerr.SaslAuthenticationFailed,
-		kerr.InvalidTopicException, kerr.UnknownServerError, kgo.ErrAborting,
-		context.Canceled, context.DeadlineExceeded,
-	} {
-		if errors.Is(err, e) {
+	return lostTransaction(err) || isAny(err,
+		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TopicAuthorizationFailed,
+		kerr.SaslAuthenticationFailed, kerr.InvalidTopicException, kerr.UnknownServerError)
+}
+
+// isAny reports whether err is any of targets (errors.Is).
+func isAny(err error, targets ...error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
 			return true
 		}
 	}

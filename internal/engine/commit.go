@@ -262,16 +262,10 @@ func (m *membership) commitOffsets(ctx context.Context, offsets map[string]map[i
 // instance took the transactional id), the client is aborting, or the flush ran out of
 // time. Kafka Streams: the errors its RecordCollector turns into TaskMigratedException.
 func lostTransaction(err error) bool {
-	for _, e := range []error{
+	return isAny(err,
 		kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping,
 		kerr.UnknownProducerID, kerr.OutOfOrderSequenceNumber, kerr.InvalidTxnState,
-		kgo.ErrAborting, context.Canceled, context.DeadlineExceeded,
-	} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+		kgo.ErrAborting, context.Canceled, context.DeadlineExceeded)
 }
 
 // isMembershipError reports whether err says the instance is no longer the group member

@@ -15,7 +15,6 @@ import (
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/eddy-streams/eddy/internal/task"
-	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -365,10 +364,7 @@ func (g *globals) apply(fetches kgo.Fetches) (int, error) {
 		tp := topicPartition{r.Topic, r.Partition}
 		if !r.Attrs.IsControl() {
 			s := g.byTopic[r.Topic]
-			in := task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
-			for _, h := range r.Headers {
-				in.Headers = append(in.Headers, processor.Header{Key: h.Key, Value: h.Value})
-			}
+			in := task.Input{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp, Headers: headers(r.Headers)}
 			applied, e := task.ApplyGlobal(s.GlobalStore, s.kv, in, g.errors, g.log)
 			if e != nil {
 				err = e

@@ -27,9 +27,10 @@ var (
 )
 
 // prepareTopics checks the topology against the cluster and creates missing changelog
-// and internal topics: source, sink and global store topics must exist; internal topics
-// are created as prepareInternalTopics says; so must the dead-letter topic, if any; the source topics of each subtopology must
-// have the same partition count; each changelog has that count and is compacted. It
+// and internal topics: source, sink and global store topics, and the dead-letter topic
+// if any, must exist; internal topics are created as prepareInternalTopics says; the
+// source topics of each subtopology must have the same partition count; each changelog
+// has that count and is compacted. It
 // returns the partition count of every topic the tasks read or write and of the global
 // stores' topics.
 func prepareTopics(ctx context.Context, admin *kadm.Client, topo *plan.Topology, replication int16, deadLetter string) (map[string]int32, error) {
