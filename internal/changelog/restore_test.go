@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,6 +173,62 @@ func TestRestoreReadCommittedFailsWhenATransactionStaysOpenPastTheWait(t *testin
 		t.Errorf("the restore gave up after %s, before its 2 s wait", took)
 	}
 	t.Logf("restore past a hanging transaction: %v", err)
+}
+
+// TestRestoreReadCommittedCountsOnlyTheTimeTheClusterAnswers: while the cluster does not
+// answer (frozen: here the embedded broker sleeps in a request), a wait for an open
+// transaction does not count against TransactionWait, as a frozen broker aborts no
+// timed-out transaction either. The transaction ends after a freeze longer than the
+// bound, and the restore goes on; counting the freeze failed it with ErrTransactionOpen
+// (three instances stopped so during repeated broker freezes,
+// integration.TestBrokerFreezesExactlyOnce).
+func TestRestoreReadCommittedCountsOnlyTheTimeTheClusterAnswers(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	seeds := cluster.ListenAddrs()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	stale := openTransaction(t, ctx, seeds, "stale", "a", "stale")
+	later := openTransaction(t, ctx, seeds, "owner", "a", "1")
+	endTransaction(t, ctx, later, kgo.TryCommit)
+
+	// The wait's second listing of the last stable offset freezes the broker for 4 s,
+	// twice the bound; the stale transaction is aborted once the broker runs again.
+	const bound, freeze = 2 * time.Second, 4 * time.Second
+	var listings atomic.Int32
+	thawed := make(chan struct{})
+	cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		r := req.(*kmsg.ListOffsetsRequest)
+		if r.IsolationLevel == 1 && r.Topics[0].Partitions[0].Timestamp == -1 && listings.Add(1) == 2 {
+			time.Sleep(freeze)
+			close(thawed)
+		}
+		return nil, nil, false
+	})
+	aborted := make(chan error, 1)
+	go func() {
+		<-thawed
+		aborted <- stale.EndTransaction(ctx, kgo.TryAbort)
+	}()
+
+	target := newTarget(t)
+	began := time.Now()
+	if err := newRestorer(t, seeds, bound).Restore(ctx, []changelog.Target{target}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if err := <-aborted; err != nil {
+		t.Fatalf("aborting the stale transaction: %v", err)
+	}
+	if took := time.Since(began); took < freeze {
+		t.Fatalf("the restore took %s, less than the freeze: the broker never froze during the wait", took)
+	}
+	if got, want := contents(t, target.KV), []string{"a=1"}; !slices.Equal(got, want) {
+		t.Errorf("restored %v, want %v", got, want)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger on one goroutine and a reader on another.

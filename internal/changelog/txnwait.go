@@ -22,7 +22,10 @@ type TransactionWait struct {
 	max   time.Duration
 	log   *slog.Logger
 	// since is when the read began waiting for a transaction; zero while it does not.
-	since time.Time
+	// waited is how much of the wait counts against max (the cluster answered), and
+	// lastCheck when Stalled last heard the cluster's answer during it.
+	since, lastCheck time.Time
+	waited           time.Duration
 	// silence is how long the read may bring nothing before Silent warns; lastProgress
 	// is when it last brought records (or began), lastWarning when Silent last warned.
 	silence                   time.Duration
@@ -71,13 +74,22 @@ func (w *TransactionWait) Silent(attrs ...any) {
 		append(attrs, "silent_for", time.Since(w.lastProgress).Round(time.Second))...)
 }
 
+// answeredGap is the longest span between two of a wait's checks that counts against
+// its bound. Checks come every StallCheckInterval or so while the cluster answers; a
+// longer span means it did not (frozen, down, recovering), and a broker that does not
+// run does not abort timed-out transactions either: the span is not counted.
+const answeredGap = 3 * StallCheckInterval
+
 // Stalled is called after a poll that brought nothing, with the position (the next
 // offset to read) of every partition that has not reached its end yet. It lists their
 // last stable offsets: when some partition's position has reached its own, the read
 // waits for a transaction. It logs when such a wait begins and returns
-// ErrTransactionOpen once it has lasted longer than the bound. A read whose positions
-// are all below their last stable offsets waits for the broker, not for a transaction,
-// and is not bounded here.
+// ErrTransactionOpen once the wait has lasted longer than the bound, counting only the
+// time during which the cluster answered (answeredGap): a broker frozen or down past
+// the bound would otherwise fail a restore that its timed-out transactions hold up
+// only because the broker has not run to abort them. A read whose positions are all
+// below their last stable offsets waits for the broker, not for a transaction, and is
+// not bounded here.
 func (w *TransactionWait) Stalled(ctx context.Context, positions kadm.Offsets) error {
 	topics := positions.TopicsSet().Topics()
 	stable, err := ListOffsets(ctx, w.admin.ListCommittedOffsets, topics)
@@ -95,15 +107,20 @@ func (w *TransactionWait) Stalled(ctx context.Context, positions kadm.Offsets) e
 		w.since = time.Time{}
 		return nil
 	}
+	now := time.Now()
 	if w.since.IsZero() {
-		w.since = time.Now()
+		w.since, w.lastCheck, w.waited = now, now, 0
 		w.log.Info("waiting for a transaction open below the end of the log to end",
 			"topic", blocked.Topic, "partition", blocked.Partition, "last_stable_offset", blocked.Offset, "max_wait", w.max)
 		return nil
 	}
-	if waited := time.Since(w.since); waited > w.max {
-		return fmt.Errorf("%w: %s partition %d has stayed at its last stable offset %d for %s; a transaction open past its timeout needs an operator (kafka-transactions.sh find-hanging, then abort)",
-			ErrTransactionOpen, blocked.Topic, blocked.Partition, blocked.Offset, waited.Round(time.Millisecond))
+	if gap := now.Sub(w.lastCheck); gap <= answeredGap {
+		w.waited += gap
+	}
+	w.lastCheck = now
+	if w.waited > w.max {
+		return fmt.Errorf("%w: %s partition %d has stayed at its last stable offset %d for %s, %s of it with the cluster answering; a transaction open past its timeout needs an operator (kafka-transactions.sh find-hanging, then abort)",
+			ErrTransactionOpen, blocked.Topic, blocked.Partition, blocked.Offset, now.Sub(w.since).Round(time.Millisecond), w.waited.Round(time.Millisecond))
 	}
 	return nil
 }
