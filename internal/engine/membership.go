@@ -83,8 +83,12 @@ func (e *Engine) member(ctx context.Context, partitions map[string]int32) (commi
 		// abort at once a transaction that this instance's transactional id left open
 		// (an End that failed or was cut short), instead of letting it pin the last
 		// stable offsets of what it wrote until its timeout.
-		if _, _, err := m.client.ProducerID(ctx); err != nil {
+		id, _, err := m.client.ProducerID(ctx)
+		if err != nil {
 			return false, errors.Join(fmt.Errorf("%w: initializing the transactional producer: %w", errTasksMigrated, err), m.shutdown(false))
+		}
+		if err := m.abortLostTransactions(ctx, id, partitions); err != nil {
+			return false, errors.Join(err, m.shutdown(false))
 		}
 	}
 	e.log.Info("group member started", "subtopologies", len(e.subtopologies), "exactly_once", m.txn != nil)

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// lostMarkersCluster is an embedded broker whose DescribeProducers says that producer
+// 7 has transactions open (the broker lost their markers) on out partitions 1 (epoch 4,
+// since offset 40) and 2 (epoch 5, since offset 50), next to producer 8's open one and
+// producer 7's closed one on partition 0, and which records the WriteTxnMarkers it gets
+// and answers them with markerErr.
+type lostMarkersCluster struct {
+	*kfake.Cluster
+	mu      sync.Mutex
+	markers []kmsg.WriteTxnMarkersRequestMarker
+}
+
+func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersCluster {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	c := &lostMarkersCluster{Cluster: cluster}
+	cluster.ControlKey(int16(kmsg.DescribeProducers), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.DescribeProducersRequest)
+		resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+		for _, rt := range req.Topics {
+			topic := kmsg.NewDescribeProducersResponseTopic()
+			topic.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				part := kmsg.NewDescribeProducersResponseTopicPartition()
+				part.Partition = p
+				producer := func(id int64, epoch int32, start int64) {
+					s := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+					s.ProducerID, s.ProducerEpoch, s.CoordinatorEpoch, s.CurrentTxnStartOffset = id, epoch, 3, start
+					part.ActiveProducers = append(part.ActiveProducers, s)
+				}
+				switch p {
+				case 0:
+					producer(7, 6, -1)
+					producer(8, 2, 10)
+				case 1:
+					producer(7, 4, 40)
+				case 2:
+					producer(7, 5, 50)
+				}
+				topic.Partitions = append(topic.Partitions, part)
+			}
+			resp.Topics = append(resp.Topics, topic)
+		}
+		return resp, nil, true
+	})
+	cluster.ControlKey(int16(kmsg.WriteTxnMarkers), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.WriteTxnMarkersRequest)
+		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, m := range req.Markers {
+			c.markers = append(c.markers, m)
+			rm := kmsg.NewWriteTxnMarkersResponseMarker()
+			rm.ProducerID = m.ProducerID
+			for _, mt := range m.Topics {
+				rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+				rt.Topic = mt.Topic
+				for _, p := range mt.Partitions {
+					rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+					rp.Partition = p
+					if markerErr != nil {
+						rp.ErrorCode = markerErr.Code
+					}
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rm.Topics = append(rm.Topics, rt)
+			}
+			resp.Markers = append(resp.Markers, rm)
+		}
+		return resp, nil, true
+	})
+	return c
+}
+
+func newOrphanMembership(t *testing.T, cluster *kfake.Cluster, logs *bytes.Buffer) *membership {
+	t.Helper()
+	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	return &membership{Engine: &Engine{admin: kadm.NewClient(client), log: slog.New(slog.NewTextHandler(logs, nil))}}
+}
+
+// TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions: the transactions
+// of the membership's producer id that are open on the application's partitions get an
+// abort marker each, with the producer epoch and coordinator epoch the partition last
+// saw; another producer's open transaction, and the producer's closed ones, get none.
+func TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions(t *testing.T) {
+	cluster := newLostMarkersCluster(t, nil)
+	var logs bytes.Buffer
+	m := newOrphanMembership(t, cluster.Cluster, &logs)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := m.abortLostTransactions(ctx, 7, map[string]int32{"out": 3}); err != nil {
+		t.Fatal(err)
+	}
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	got := map[int16][]int32{} // partitions aborted, by producer epoch
+	for _, mk := range cluster.markers {
+		if mk.ProducerID != 7 || mk.Committed || mk.CoordinatorEpoch != 3 || len(mk.Topics) != 1 || mk.Topics[0].Topic != "out" {
+			t.Errorf("marker %+v, want an abort of producer 7 with coordinator epoch 3 on topic out", mk)
+			continue
+		}
+		got[mk.ProducerEpoch] = append(got[mk.ProducerEpoch], mk.Topics[0].Partitions...)
+	}
+	if len(got) != 2 || len(got[4]) != 1 || got[4][0] != 1 || len(got[5]) != 1 || got[5][0] != 2 {
+		t.Errorf("aborted %v (partitions by producer epoch), want map[4:[1] 5:[2]]", got)
+	}
+	if !strings.Contains(logs.String(), "out partition 1 since offset 40 (epoch 4)") {
+		t.Errorf("the warning does not name what it aborts:\n%s", logs.String())
+	}
+}
+
+// TestAbortLostTransactionsFailsWithTheCommandWhenItMayNotAbort: without the permission
+// to write markers, the membership fails, naming the open transactions and the command
+// that aborts them, rather than go on and commit the records.
+func TestAbortLostTransactionsFailsWithTheCommandWhenItMayNotAbort(t *testing.T) {
+	cluster := newLostMarkersCluster(t, kerr.ClusterAuthorizationFailed)
+	var logs bytes.Buffer
+	m := newOrphanMembership(t, cluster.Cluster, &logs)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := m.abortLostTransactions(ctx, 7, map[string]int32{"out": 3})
+	if err == nil {
+		t.Fatal("no error, though every marker was refused")
+	}
+	for _, want := range []string{"kafka-transactions.sh abort", "out partition 1 since offset 40 (epoch 4)", "out partition 2 since offset 50 (epoch 5)", "CLUSTER_AUTHORIZATION_FAILED"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+}
+
+// TestAbortLostTransactionsWritesNothingWhenNoneIsOpen: a producer with no open
+// transaction on the application's partitions writes no marker.
+func TestAbortLostTransactionsWritesNothingWhenNoneIsOpen(t *testing.T) {
+	cluster := newLostMarkersCluster(t, nil)
+	var logs bytes.Buffer
+	m := newOrphanMembership(t, cluster.Cluster, &logs)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := m.abortLostTransactions(ctx, 9, map[string]int32{"out": 3}); err != nil {
+		t.Fatal(err)
+	}
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	if len(cluster.markers) != 0 {
+		t.Errorf("wrote markers %+v for a producer with nothing open", cluster.markers)
+	}
+}
