@@ -95,14 +95,25 @@ func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersClus
 	return c
 }
 
-func newOrphanMembership(t *testing.T, cluster *kfake.Cluster, logs *bytes.Buffer) *membership {
+// abortLost runs abortLostTransactions for producerID over the three partitions of out
+// on a lostMarkersCluster that answers markers with markerErr, and returns the cluster,
+// the membership's logs and what abortLostTransactions returned.
+func abortLost(t *testing.T, producerID int64, markerErr *kerr.Error) (*lostMarkersCluster, string, error) {
 	t.Helper()
+	cluster := newLostMarkersCluster(t, markerErr)
 	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	return &membership{Engine: &Engine{admin: kadm.NewClient(client), log: slog.New(slog.NewTextHandler(logs, nil))}}
+	var logs bytes.Buffer
+	m := &membership{Engine: &Engine{admin: kadm.NewClient(client), log: slog.New(slog.NewTextHandler(&logs, nil))}}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = m.abortLostTransactions(ctx, producerID, map[string]int32{"out": 3})
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	return cluster, logs.String(), err
 }
 
 // TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions: the transactions
@@ -110,16 +121,10 @@ func newOrphanMembership(t *testing.T, cluster *kfake.Cluster, logs *bytes.Buffe
 // abort marker each, with the producer epoch and coordinator epoch the partition last
 // saw; another producer's open transaction, and the producer's closed ones, get none.
 func TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions(t *testing.T) {
-	cluster := newLostMarkersCluster(t, nil)
-	var logs bytes.Buffer
-	m := newOrphanMembership(t, cluster.Cluster, &logs)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := m.abortLostTransactions(ctx, 7, map[string]int32{"out": 3}); err != nil {
+	cluster, logs, err := abortLost(t, 7, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cluster.mu.Lock()
-	defer cluster.mu.Unlock()
 	got := map[int16][]int32{} // partitions aborted, by producer epoch
 	for _, mk := range cluster.markers {
 		if mk.ProducerID != 7 || mk.Committed || mk.CoordinatorEpoch != 3 || len(mk.Topics) != 1 || mk.Topics[0].Topic != "out" {
@@ -131,8 +136,8 @@ func TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions(t *testi
 	if len(got) != 2 || len(got[4]) != 1 || got[4][0] != 1 || len(got[5]) != 1 || got[5][0] != 2 {
 		t.Errorf("aborted %v (partitions by producer epoch), want map[4:[1] 5:[2]]", got)
 	}
-	if !strings.Contains(logs.String(), "out partition 1 since offset 40 (epoch 4)") {
-		t.Errorf("the warning does not name what it aborts:\n%s", logs.String())
+	if !strings.Contains(logs, "out partition 1 since offset 40 (epoch 4)") {
+		t.Errorf("the warning does not name what it aborts:\n%s", logs)
 	}
 }
 
@@ -140,12 +145,7 @@ func TestAbortLostTransactionsAbortsOnlyTheProducersOwnOpenTransactions(t *testi
 // to write markers, the membership fails, naming the open transactions and the command
 // that aborts them, rather than go on and commit the records.
 func TestAbortLostTransactionsFailsWithTheCommandWhenItMayNotAbort(t *testing.T) {
-	cluster := newLostMarkersCluster(t, kerr.ClusterAuthorizationFailed)
-	var logs bytes.Buffer
-	m := newOrphanMembership(t, cluster.Cluster, &logs)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	err := m.abortLostTransactions(ctx, 7, map[string]int32{"out": 3})
+	_, _, err := abortLost(t, 7, kerr.ClusterAuthorizationFailed)
 	if err == nil {
 		t.Fatal("no error, though every marker was refused")
 	}
@@ -159,16 +159,10 @@ func TestAbortLostTransactionsFailsWithTheCommandWhenItMayNotAbort(t *testing.T)
 // TestAbortLostTransactionsWritesNothingWhenNoneIsOpen: a producer with no open
 // transaction on the application's partitions writes no marker.
 func TestAbortLostTransactionsWritesNothingWhenNoneIsOpen(t *testing.T) {
-	cluster := newLostMarkersCluster(t, nil)
-	var logs bytes.Buffer
-	m := newOrphanMembership(t, cluster.Cluster, &logs)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := m.abortLostTransactions(ctx, 9, map[string]int32{"out": 3}); err != nil {
+	cluster, _, err := abortLost(t, 9, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cluster.mu.Lock()
-	defer cluster.mu.Unlock()
 	if len(cluster.markers) != 0 {
 		t.Errorf("wrote markers %+v for a producer with nothing open", cluster.markers)
 	}
