@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -297,7 +298,10 @@ func setDefaultEnv(key, value string) {
 var ErrExternal = errors.New("kafkatest: the cluster was not started by the harness")
 
 // Pause freezes every node (docker pause): connections stay open but nothing answers,
-// as in a broker outage or a long garbage collection pause. Unpause ends it.
+// as in a broker outage or a long garbage collection pause. Unpause ends it. The
+// kernel's freezer sometimes fails to freeze a node in time (runc's "unable to
+// freeze", seen once in some sixty pauses of a busy broker); Pause then tries that node
+// again, up to five times.
 func (c *Cluster) Pause(ctx context.Context) error { return c.docker(ctx, "pause") }
 
 // Unpause lets paused nodes run again.
@@ -337,8 +341,15 @@ func (c *Cluster) docker(ctx context.Context, verb string) error {
 		return ErrExternal
 	}
 	for _, ctr := range c.containers {
-		if out, err := exec.CommandContext(ctx, "docker", verb, ctr.GetContainerID()).CombinedOutput(); err != nil {
-			return fmt.Errorf("kafkatest: docker %s %s: %w: %s", verb, ctr.GetContainerID(), err, out)
+		for try := 1; ; try++ {
+			out, err := exec.CommandContext(ctx, "docker", verb, ctr.GetContainerID()).CombinedOutput()
+			if err == nil {
+				break
+			}
+			if verb != "pause" || !bytes.Contains(out, []byte("unable to freeze")) || try == 5 {
+				return fmt.Errorf("kafkatest: docker %s %s: %w: %s", verb, ctr.GetContainerID(), err, out)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	return nil
