@@ -3,7 +3,6 @@ package integration_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -461,29 +460,4 @@ func tailLogs(dir string) string {
 		fmt.Fprintf(&sb, "== %s\n%s\n", filepath.Base(f), strings.Join(lines[max(0, len(lines)-15):], "\n"))
 	}
 	return sb.String()
-}
-
-// TestBrokerOutageDuringExactlyOnceProcessing freezes the broker for longer than the
-// instances' session timeout while input flows and commits are under way, then lets it
-// run again: the instances must ride it out (failed commits abort, the instances rejoin)
-// and the committed output must still count every record exactly once.
-func TestBrokerOutageDuringExactlyOnceProcessing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("freezes the broker; skipped with -short")
-	}
-	rig := newEOSRig(t, 2, 4, 100)
-	time.Sleep(4 * time.Second)
-	if err := rig.cluster.Pause(t.Context()); errors.Is(err, kafkatest.ErrExternal) {
-		t.Skip("needs a broker the harness started (KAFKA_BOOTSTRAP is set)")
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(8 * time.Second)
-	if err := rig.cluster.Unpause(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(6 * time.Second)
-	records := rig.finish()
-	t.Logf("broker frozen for 8 s during exactly-once processing: %d committed output records over %d keys, none twice, none missing",
-		records, len(rig.input))
 }

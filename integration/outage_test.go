@@ -99,18 +99,27 @@ func readValues(t *testing.T, cluster *kafkatest.Cluster, topic string, want []s
 	return seen
 }
 
-// locate reads topic read_committed to its end and returns where each of values is:
-// partition/offset@timestamp of every record holding it.
-func locate(t *testing.T, cluster *kafkatest.Cluster, topic string, values []string) map[string][]string {
-	t.Helper()
+// valueCounts counts how often each value occurs in records.
+func valueCounts(records []*kgo.Record) map[string]int {
+	counts := map[string]int{}
+	for _, r := range records {
+		counts[string(r.Value)]++
+	}
+	return counts
+}
+
+// locate returns where each of values is in records: partition/offset@timestamp and the
+// producer id and epoch of every record holding it.
+func locate(records []*kgo.Record, values []string) map[string][]string {
 	want := map[string]bool{}
 	for _, v := range values {
 		want[v] = true
 	}
 	out := map[string][]string{}
-	for _, r := range readAllRecords(t, cluster, topic, true) {
+	for _, r := range records {
 		if want[string(r.Value)] {
-			out[string(r.Value)] = append(out[string(r.Value)], fmt.Sprintf("%d/%d@%s", r.Partition, r.Offset, r.Timestamp.Format("15:04:05.000")))
+			out[string(r.Value)] = append(out[string(r.Value)], fmt.Sprintf("%d/%d@%s(producer %d epoch %d)",
+				r.Partition, r.Offset, r.Timestamp.Format("15:04:05.000"), r.ProducerID, r.ProducerEpoch))
 		}
 	}
 	return out
@@ -204,9 +213,11 @@ func TestAppWaitsForABrokerThatComesUpLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	seen := readValues(t, cluster, out, values, 2*time.Minute)
+	readValues(t, cluster, out, values, 2*time.Minute)
 	awaitAppState(t, app, eddy.StateRunning, time.Minute)
 	app.stop(t)
+	// Read to the end, not until every value is seen: a copy after the first counts too.
+	seen := valueCounts(readAllRecords(t, cluster, out, true))
 	for _, v := range values {
 		if seen[v] != 1 {
 			t.Errorf("value %s copied %d times, want once", v, seen[v])
@@ -301,12 +312,15 @@ func rideOutFreeze(t *testing.T, exactlyOnce bool) {
 		t.Fatalf("flushing the input: %v", err)
 	}
 
-	seen := readValues(t, cluster, out, values, 3*time.Minute)
+	readValues(t, cluster, out, values, 3*time.Minute)
 	awaitAppState(t, app, eddy.StateRunning, time.Minute)
 	app.stop(t)
-	// The test's producer, idempotent but not transactional, may itself write a record
-	// twice across the freeze: the output is compared with the input as written.
-	written := readValues(t, cluster, in, values, time.Minute)
+	// Both topics are read to their ends, not until every value is seen, so that a copy
+	// after the first counts too. The test's producer, idempotent but not transactional,
+	// might itself write a record twice across the freeze: the output is compared with
+	// the input as written.
+	inputRecords, outputRecords := readAllRecords(t, cluster, in, false), readAllRecords(t, cluster, out, true)
+	written, seen := valueCounts(inputRecords), valueCounts(outputRecords)
 	var twice, missing, inputTwice int
 	for _, v := range values {
 		if written[v] > 1 {
@@ -323,20 +337,14 @@ func rideOutFreeze(t *testing.T, exactlyOnce bool) {
 		t.Errorf("%d of %d input records are missing from the output", missing, len(values))
 	}
 	if exactlyOnce && twice > 0 {
-		// An open bug, not a relaxation: in 2 of the first 6 runs a few records (4 and
-		// 8, about one commit interval's worth) were doubled after the freeze, none in
-		// the 9 runs since, unexplained. DESIGN.md,
-		// "Lifecycle and outages", says what is known; issue 14 stays open for it. The
-		// test says so on every run where it happens, with where the copies are, and
-		// fails on everything else: loss, an error, states.
 		var doubled []string
 		for _, v := range values {
 			if seen[v] > written[v] && len(doubled) < 10 {
 				doubled = append(doubled, v)
 			}
 		}
-		t.Logf("OPEN BUG (exactly-once after a freeze): %d of %d input records are in the committed output more often than in the input; where the first are, input then output: %v %v",
-			twice, len(values), locate(t, cluster, in, doubled), locate(t, cluster, out, doubled))
+		t.Errorf("%d of %d input records are in the committed output more often than in the input; where the first are, in the input then in the output: %v %v",
+			twice, len(values), locate(inputRecords, doubled), locate(outputRecords, doubled))
 	}
 	if inputTwice > 0 {
 		t.Logf("%d input records were written twice by the test's producer", inputTwice)

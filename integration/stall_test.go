@@ -9,12 +9,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eddy-streams/eddy/integration/kafkatest"
 	"github.com/eddy-streams/eddy/internal/changelog"
 	"github.com/eddy-streams/eddy/internal/plan"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,9 +41,7 @@ func TestStallsAndKillsExactlyOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stalls and kills processes for minutes; skipped with -short")
 	}
-	faults := envUint(t, "EDDY_STALL_FAULTS", 40)
-	seed := envUint(t, "EDDY_STALL_SEED", rand.Uint64())
-	t.Logf("fault schedule seed %d (EDDY_STALL_SEED=%d draws it again), %d faults", seed, seed, faults)
+	faults, seed := faultSchedule(t, "EDDY_STALL_FAULTS", 40, "EDDY_STALL_SEED")
 	began := time.Now()
 
 	rig := newPacedEOSRig(t, 3, 6, 500, 500)
@@ -51,35 +51,21 @@ func TestStallsAndKillsExactlyOnce(t *testing.T) {
 	time.Sleep(5 * time.Second) // input flows on after the last fault
 	rig.endInput()
 
-	output := rig.readSettledOutput(3*time.Minute, 30*time.Second)
-	changelogRecords := rig.readCommittedToEnd(plan.ChangelogTopic(rig.configs[0].App, tallyStore.Name()), time.Minute)
-	prefixSums := prefixSums(rig.input)
-	out := checkTallies(t, output, prefixSums, true)
-	logged := checkTallies(t, changelogRecords, prefixSums, false)
-	var short, over int
-	for key, amounts := range rig.input {
-		switch n := out.last[key]; {
-		case n < int64(len(amounts)):
-			short++
-		case n > int64(len(amounts)):
-			over++
-		}
-	}
-
 	t.Logf("%d stalls (SIGSTOP; %d begun while another was in progress, up to %d at once; %d ended by SIGKILL and restart), %d kills (SIGKILL and restart) of running instances; %s of faults",
 		f.stalls, f.overlapping, f.maxStalled, f.killedStalls, f.kills, f.took.Round(time.Second))
-	t.Logf("%d input records over %d keys; %d committed output records and %d committed changelog records checked; %s in all",
-		rig.produced, len(rig.input), out.records, logged.records, time.Since(began).Round(time.Second))
-	t.Logf("the instance logs: %s", countLogLines(rig.logDir, restoredLine, "transaction aborted", "put out of its group",
-		"waiting for a transaction", "ending a transaction", "rejoining", "tasks lost"))
-	figures := fmt.Sprintf("keys short %d, keys over %d; output: %s; changelog: %s", short, over, out, logged)
-	if short+over+out.faults()+logged.faults() > 0 {
-		t.Errorf("committed tallies are wrong: %s\nfirst findings:\n%s\nthe faults:\n%s\nthe logs:\n%s",
-			figures, strings.Join(append(out.examples, logged.examples...), "\n"), strings.Join(f.journal, "\n"), tailLogs(rig.logDir))
-	} else {
-		t.Logf("committed tallies: %s", figures)
-	}
+	rig.checkCommittedTallies(began, f.journal)
 	rig.stopInstances()
+}
+
+// faultSchedule returns the number of faults, from the environment variable countVar
+// (default def), and the seed of their schedule, from seedVar (default random), and
+// logs both so that a run can be drawn again.
+func faultSchedule(t *testing.T, countVar string, def uint64, seedVar string) (count, seed uint64) {
+	t.Helper()
+	count = envUint(t, countVar, def)
+	seed = envUint(t, seedVar, rand.Uint64())
+	t.Logf("fault schedule seed %d (%s=%d draws it again), %d faults", seed, seedVar, seed, count)
+	return count, seed
 }
 
 // envUint returns the environment variable name as an unsigned number, or def if unset.
@@ -228,6 +214,84 @@ func (f *faultInjector) note(format string, args ...any) {
 	f.journal = append(f.journal, time.Now().Format("15:04:05.0 ")+fmt.Sprintf(format, args...))
 }
 
+// checkCommittedTallies reads the committed output once it has settled and the
+// committed changelog, checks every record against the input (checkTallies), logs the
+// figures, and fails the test when a tally is wrong, with the faults' journal and the
+// instance logs. REQUIRES: endInput.
+func (r *eosRig) checkCommittedTallies(began time.Time, journal []string) {
+	t := r.t
+	t.Helper()
+	changelogTopic := plan.ChangelogTopic(r.configs[0].App, tallyStore.Name())
+	output := r.readSettledOutput(3*time.Minute, 30*time.Second)
+	changelogRecords := r.readCommittedToEnd(changelogTopic, time.Minute)
+	prefixSums := prefixSums(r.input)
+	out := checkTallies(t, output, prefixSums, true)
+	logged := checkTallies(t, changelogRecords, prefixSums, false)
+	var short, over int
+	for key, amounts := range r.input {
+		switch n := out.last[key]; {
+		case n < int64(len(amounts)):
+			short++
+		case n > int64(len(amounts)):
+			over++
+		}
+	}
+	t.Logf("%d input records over %d keys; %d committed output records and %d committed changelog records checked; %s in all",
+		r.produced, len(r.input), out.records, logged.records, time.Since(began).Round(time.Second))
+	t.Logf("the instance logs: %s", countLogLines(r.logDir, restoredLine, "transaction aborted", "put out of its group",
+		"waiting for a transaction", "ending a transaction", "rejoining", "tasks lost", "open without their markers"))
+	figures := fmt.Sprintf("keys short %d, keys over %d; output: %s; changelog: %s", short, over, out, logged)
+	if short+over+out.faults()+logged.faults() > 0 {
+		t.Errorf("committed tallies are wrong: %s\nfirst findings:\n%s\nthe faults:\n%s\nopen transactions:\n%s\nthe logs:\n%s",
+			figures, strings.Join(append(out.examples, logged.examples...), "\n"), strings.Join(journal, "\n"),
+			openTransactions(t, r.cluster, r.out, changelogTopic), tailLogs(r.logDir))
+	} else {
+		t.Logf("committed tallies: %s", figures)
+	}
+}
+
+// openTransactions describes, as kafka-transactions.sh find-hanging does, every
+// transaction open on a partition of topics: the producer, where the transaction
+// begins, and what its coordinator says of it. A partition open under a producer that
+// the coordinator does not show as ongoing there holds a hanging transaction.
+func openTransactions(t *testing.T, cluster *kafkatest.Cluster, topics ...string) string {
+	t.Helper()
+	admin := cluster.Admin(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	set := kadm.TopicsSet{}
+	set.MergeTopics(topics) // no partitions: all of them
+	producers, err := admin.DescribeProducers(ctx, set)
+	if err != nil {
+		return fmt.Sprintf("describing producers: %v", err)
+	}
+	var lines []string
+	var ids []int64
+	for _, p := range producers.SortedProducers() {
+		if p.CurrentTxnStartOffset >= 0 {
+			ids = append(ids, p.ProducerID)
+			lines = append(lines, fmt.Sprintf("%s partition %d: producer %d epoch %d, open since offset %d, last write %s",
+				p.Topic, p.Partition, p.ProducerID, p.ProducerEpoch, p.CurrentTxnStartOffset, time.UnixMilli(p.LastTimestamp).Format("15:04:05.000")))
+		}
+	}
+	if len(ids) == 0 {
+		return "none"
+	}
+	listed, err := admin.ListTransactions(ctx, ids, nil)
+	if err != nil {
+		return strings.Join(append(lines, fmt.Sprintf("listing transactions: %v", err)), "\n")
+	}
+	described, err := admin.DescribeTransactions(ctx, slices.Collect(maps.Keys(listed))...)
+	if err != nil {
+		return strings.Join(append(lines, fmt.Sprintf("describing transactions: %v", err)), "\n")
+	}
+	for _, d := range described.Sorted() {
+		lines = append(lines, fmt.Sprintf("coordinator: %s producer %d epoch %d %s since %s, partitions %v",
+			d.TxnID, d.ProducerID, d.ProducerEpoch, d.State, time.UnixMilli(d.StartTimestamp).Format("15:04:05.000"), d.Topics.Sorted()))
+	}
+	return strings.Join(lines, "\n")
+}
+
 // readSettledOutput reads the output read_committed from the start until every key's
 // newest count is its input count, or until nothing new has come for quiet (the output
 // settled short of that), and returns the records read. It fails the test if neither
@@ -349,9 +413,20 @@ func (f tallyFindings) String() string {
 func checkTallies(t *testing.T, records []*kgo.Record, prefixSums map[string][]int64, contiguous bool) tallyFindings {
 	t.Helper()
 	f := tallyFindings{records: len(records), last: map[string]int64{}}
+	previous := map[string]*kgo.Record{} // each key's record before, to say where it is
+	// where says where a record is and who wrote it: a copy of a batch and a record
+	// processed twice look alike by value, not by producer epoch and offset.
+	where := func(rec *kgo.Record) string {
+		if rec == nil {
+			return "none"
+		}
+		return fmt.Sprintf("partition %d offset %d (producer %d epoch %d, %s)",
+			rec.Partition, rec.Offset, rec.ProducerID, rec.ProducerEpoch, rec.Timestamp.Format("15:04:05.000"))
+	}
 	found := func(rec *kgo.Record, format string, args ...any) {
 		if len(f.examples) < 10 {
-			f.examples = append(f.examples, fmt.Sprintf("%s partition %d offset %d key %s: ", rec.Topic, rec.Partition, rec.Offset, rec.Key)+fmt.Sprintf(format, args...))
+			f.examples = append(f.examples, fmt.Sprintf("%s %s key %s: %s; the key's record before: %s",
+				rec.Topic, where(rec), rec.Key, fmt.Sprintf(format, args...), where(previous[string(rec.Key)])))
 		}
 	}
 	for _, rec := range records {
@@ -381,6 +456,7 @@ func checkTallies(t *testing.T, records []*kgo.Record, prefixSums map[string][]i
 			f.wrongSums++
 			found(rec, "count %d with sum %d, want %d", v.Count, v.Sum, want)
 		}
+		previous[key] = rec
 	}
 	return f
 }
@@ -404,4 +480,61 @@ func countLogLines(dir string, markers ...string) string {
 		parts[i] = fmt.Sprintf("%d %q", counts[i], m)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// TestBrokerFreezesExactlyOnce runs three exactly-once instances of the tally topology
+// while input flows at about 500 records/s over 500 keys, and freezes the broker (docker
+// pause) again and again, for 1 to 20 s with 2 to 6 s between: shorter than the
+// instances' 6 s session timeout, longer than it, and longer than the 10 s transaction
+// timeout, so that the broker aborts the transactions under way when it wakes. With
+// three instances committing every 100 ms, the freezes of a run catch instances in each
+// step of a commit: the flush, the offset commit, the forced heartbeat, and an EndTxn
+// written but unanswered, which the broker may commit on waking after the instance gave
+// the transaction up. Read committed, every output and changelog record must be a right
+// tally of a prefix of its key's input (as in TestStallsAndKillsExactlyOnce), and no
+// instance may stop: the freezes are far shorter than OutageTimeout.
+//
+// EDDY_FREEZES sets the number of freezes (default 8, about four minutes);
+// EDDY_FREEZE_SEED sets the seed of their schedule (default random, logged).
+func TestBrokerFreezesExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("freezes the broker for minutes; skipped with -short")
+	}
+	freezes, seed := faultSchedule(t, "EDDY_FREEZES", 8, "EDDY_FREEZE_SEED")
+	rng := rand.New(rand.NewPCG(seed, seed))
+	began := time.Now()
+
+	rig := newPacedEOSRig(t, 3, 6, 500, 500)
+	time.Sleep(5 * time.Second) // the instances join and process before the first freeze
+	var journal []string
+	var frozenFor time.Duration
+	paused := false
+	t.Cleanup(func() {
+		if paused { // the test failed during a freeze: the tests after it need the broker
+			_ = rig.cluster.Unpause(context.Background())
+		}
+	})
+	for range freezes {
+		time.Sleep(time.Duration(2000+rng.IntN(4001)) * time.Millisecond)
+		d := time.Duration(1000+rng.IntN(19001)) * time.Millisecond
+		journal = append(journal, time.Now().Format("15:04:05.0 ")+fmt.Sprintf("freeze the broker for %s", d.Round(100*time.Millisecond)))
+		if err := rig.cluster.Pause(t.Context()); errors.Is(err, kafkatest.ErrExternal) {
+			t.Skip("needs a broker the harness started (KAFKA_BOOTSTRAP is set)")
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		paused = true
+		time.Sleep(d)
+		if err := rig.cluster.Unpause(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		paused = false
+		frozenFor += d
+	}
+	time.Sleep(10 * time.Second) // input flows on after the last freeze
+	rig.endInput()
+
+	t.Logf("%d freezes, %s frozen in all", freezes, frozenFor.Round(time.Second))
+	rig.checkCommittedTallies(began, journal)
+	rig.stopInstances()
 }
