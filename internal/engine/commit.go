@@ -38,7 +38,9 @@ import (
 //     another input), and commits the transaction unless a rebalance or an error makes
 //     that unsafe;
 //  4. committed: every task post-commits; aborted: every task aborts (rolls back to its
-//     last commit) and the session rewinds the consumer to the committed offsets.
+//     last commit), the session rewinds the consumer to the committed offsets, and,
+//     once the coordinator has completed the abort, the membership aborts what the
+//     broker left open of it without markers (orphans.go).
 
 // transactionTimeout is the transaction timeout of the exactly-once producer: how long
 // the broker lets a transaction of a crashed instance block read_committed readers
@@ -168,6 +170,7 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 	// A transaction older than its timeout is aborted by the broker anyway: the flush
 	// and End together must not hold the instance longer. onCallbacksBlocked cuts them
 	// short when the instance finds itself out of the group.
+	commitCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
 	defer cancel()
 	m.cancelEnd.Store(&cancel)
@@ -204,7 +207,7 @@ func (m *membership) commitTransaction(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return m.lookAfterAbort(commitCtx)
 }
 
 // taskOffsets makes the offset commit of a transaction commit the offsets that the tasks

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -29,7 +30,8 @@ import (
 // can be open legitimately, and the membership's first commit on such a partition would
 // adopt the records. It aborts each with an abort marker, as kafka-transactions.sh abort
 // does (KIP-664), which needs the CLUSTER_ACTION permission; without it Run fails, saying
-// what to run.
+// what to run. A membership that aborts a transaction itself and goes on looks the same
+// way once the coordinator has completed the abort (lookAfterAbort).
 
 // abortLostTransactions aborts the transactions of producerID that are open on the
 // partitions of topics (partition counts by topic), which the broker left without
@@ -85,4 +87,39 @@ func (m *membership) abortLostTransactions(ctx context.Context, producerID int64
 			producerID, err, strings.Join(found, ", "))
 	}
 	return nil
+}
+
+// lookAfterAbort looks for transactions of the membership's producer that the broker
+// left open, as abortLostTransactions does, after the membership aborted one and before
+// it writes again: once the coordinator has completed that abort, whose markers it
+// writes after answering EndTxn, so that none still on their way is taken for lost.
+// Failing to learn the coordinator's state is logged, as failing to look is.
+// REQUIRES: mu.
+func (m *membership) lookAfterAbort(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, transactionTimeout)
+	defer cancel()
+	for {
+		described, err := m.admin.DescribeTransactions(ctx, m.cfg.TransactionalID)
+		if err == nil {
+			err = described[m.cfg.TransactionalID].Err
+		}
+		if err != nil {
+			m.log.Warn("could not look for transactions the broker left open (describing the transaction)", "error", err)
+			return nil
+		}
+		if state := described[m.cfg.TransactionalID].State; !strings.HasPrefix(state, "Prepare") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			m.log.Warn("could not look for transactions the broker left open: the abort is not complete", "error", ctx.Err())
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	id, _, err := m.client.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: the producer id after an abort: %w", errTasksMigrated, err)
+	}
+	return m.abortLostTransactions(ctx, id, m.collector.partitions)
 }

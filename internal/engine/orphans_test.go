@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +19,23 @@ import (
 )
 
 // lostMarkersCluster is an embedded broker whose DescribeProducers says that producer
-// 7 has transactions open (the broker lost their markers) on out partitions 1 (epoch 4,
-// since offset 40) and 2 (epoch 5, since offset 50), next to producer 8's open one and
-// producer 7's closed one on partition 0, and which records the WriteTxnMarkers it gets
-// and answers them with markerErr.
+// lost (7 unless set) has transactions open (the broker lost their markers) on out
+// partitions 1 (epoch 4, since offset 40) and 2 (epoch 5, since offset 50), next to
+// another producer's open one and lost's closed one on partition 0, and which records
+// the WriteTxnMarkers it gets and answers them with markerErr. requests lists the
+// DescribeProducers and WriteTxnMarkers it answered, in order.
 type lostMarkersCluster struct {
 	*kfake.Cluster
-	mu      sync.Mutex
-	markers []kmsg.WriteTxnMarkersRequestMarker
+	lost     atomic.Int64
+	mu       sync.Mutex
+	markers  []kmsg.WriteTxnMarkersRequestMarker
+	requests []string
+}
+
+func (c *lostMarkersCluster) answered(request string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests = append(c.requests, request)
 }
 
 func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersCluster {
@@ -35,8 +46,11 @@ func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersClus
 	}
 	t.Cleanup(cluster.Close)
 	c := &lostMarkersCluster{Cluster: cluster}
+	c.lost.Store(7)
 	cluster.ControlKey(int16(kmsg.DescribeProducers), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
+		c.answered("DescribeProducers")
+		lost := c.lost.Load()
 		req := kreq.(*kmsg.DescribeProducersRequest)
 		resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
 		for _, rt := range req.Topics {
@@ -52,12 +66,12 @@ func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersClus
 				}
 				switch p {
 				case 0:
-					producer(7, 6, -1)
-					producer(8, 2, 10)
+					producer(lost, 6, -1)
+					producer(lost+1, 2, 10)
 				case 1:
-					producer(7, 4, 40)
+					producer(lost, 4, 40)
 				case 2:
-					producer(7, 5, 50)
+					producer(lost, 5, 50)
 				}
 				topic.Partitions = append(topic.Partitions, part)
 			}
@@ -67,6 +81,7 @@ func newLostMarkersCluster(t *testing.T, markerErr *kerr.Error) *lostMarkersClus
 	})
 	cluster.ControlKey(int16(kmsg.WriteTxnMarkers), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
+		c.answered("WriteTxnMarkers")
 		req := kreq.(*kmsg.WriteTxnMarkersRequest)
 		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 		c.mu.Lock()
@@ -165,5 +180,61 @@ func TestAbortLostTransactionsWritesNothingWhenNoneIsOpen(t *testing.T) {
 	}
 	if len(cluster.markers) != 0 {
 		t.Errorf("wrote markers %+v for a producer with nothing open", cluster.markers)
+	}
+}
+
+// TestLookAfterAbortWaitsForTheCoordinatorToCompleteTheAbort: after a membership aborts
+// a transaction itself, it looks for lost markers only once the coordinator says the
+// abort is complete (markers on their way are not lost), and then aborts what is still
+// open of its producer.
+func TestLookAfterAbortWaitsForTheCoordinatorToCompleteTheAbort(t *testing.T) {
+	cluster := newLostMarkersCluster(t, nil)
+	const txnID = "app-instance"
+	var described atomic.Int32
+	cluster.ControlKey(int16(kmsg.DescribeTransactions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.DescribeTransactionsRequest)
+		resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
+		state := "PrepareAbort"
+		if described.Add(1) > 2 {
+			state = "CompleteAbort"
+		}
+		cluster.answered("DescribeTransactions " + state)
+		for _, id := range req.TransactionalIDs {
+			d := kmsg.NewDescribeTransactionsResponseTransactionState()
+			d.TransactionalID, d.State, d.ProducerID = id, state, cluster.lost.Load()
+			resp.TransactionStates = append(resp.TransactionStates, d)
+		}
+		return resp, nil, true
+	})
+	client, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.TransactionalID(txnID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	id, _, err := client.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster.lost.Store(id)
+	var logs bytes.Buffer
+	m := &membership{
+		Engine:    &Engine{cfg: Config{TransactionalID: txnID}, admin: kadm.NewClient(client), log: slog.New(slog.NewTextHandler(&logs, nil))},
+		client:    client,
+		collector: &collector{partitions: map[string]int32{"out": 3}},
+	}
+	if err := m.lookAfterAbort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	want := []string{"DescribeTransactions PrepareAbort", "DescribeTransactions PrepareAbort", "DescribeTransactions CompleteAbort", "DescribeProducers", "WriteTxnMarkers"}
+	if !slices.Equal(cluster.requests, want) {
+		t.Errorf("requests %v, want %v", cluster.requests, want)
+	}
+	if len(cluster.markers) != 2 {
+		t.Errorf("%d markers, want 2 (one per producer epoch open): %+v", len(cluster.markers), cluster.markers)
 	}
 }
