@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,10 @@ func (m *membership) abortLostTransactions(ctx context.Context, producerID int64
 	slices.Sort(found)
 	m.log.Warn("the broker left transactions of this instance open without their markers; aborting them", "producer_id", producerID, "partitions", found)
 	var markers []kadm.TxnMarkers
-	for _, k := range slices.SortedFunc(maps.Keys(open), func(a, b markerKey) int { return int(a.epoch) - int(b.epoch) }) {
+	byEpochs := func(a, b markerKey) int {
+		return cmp.Or(cmp.Compare(a.epoch, b.epoch), cmp.Compare(a.coordinatorEpoch, b.coordinatorEpoch))
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(open), byEpochs) {
 		markers = append(markers, kadm.TxnMarkers{ProducerID: producerID, ProducerEpoch: k.epoch, CoordinatorEpoch: k.coordinatorEpoch, Topics: open[k]})
 	}
 	resp, err := m.admin.WriteTxnMarkers(ctx, markers...)
