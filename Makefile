@@ -46,7 +46,7 @@ fi; \
 exit $$status
 endef
 
-# The suite takes some 23 minutes on two cores, most of it in the fault tests (stalls,
+# The suite takes some 21 minutes on two cores, most of it in the fault tests (stalls,
 # kills, broker freezes and outages, which wait out real timeouts): the bound leaves
 # room for a slower machine.
 ## test-integration: the tests against a real Kafka broker in Docker (see integration/kafkatest); KAFKA_IMAGE_REBUILD=1 tests on a freshly built image, as CI does
