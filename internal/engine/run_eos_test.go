@@ -5,9 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/topology"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -177,15 +174,8 @@ func TestRunRejoinsWhenAFlushFindsItsTransactionLost(t *testing.T) {
 	const app, in, out = "eos-flush-lost", "in", "out"
 	rc := newRunCluster(t)
 	rc.createTopics(1, in, out)
-	b := topology.NewBuilder()
-	topology.AddSource(b, "source", serde.String(), serde.String(), []string{in})
-	addUpper(b, "source", out)
-	topo, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fault := rc.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: out, Err: kerr.InvalidProducerEpoch, Count: 1})
-	inst := rc.start(runSpec{app: app, topo: topo, eos: true})
+	inst := rc.start(runSpec{app: app, topo: upperTopology(t, in, out), eos: true})
 	outputs := rc.consume(out, true)
 	rc.send(in, 1, "a", "a", "b", "b", "c", "c")
 	if err := fault.Wait(rc.ctx(), 1); err != nil {

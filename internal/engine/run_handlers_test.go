@@ -222,16 +222,6 @@ func TestRunProduceFailures(t *testing.T) {
 		bigBytes[i] = byte('a' + rnd.IntN(26))
 	}
 	big := string(bigBytes)
-	upper := func(t *testing.T) *topology.Topology {
-		b := topology.NewBuilder()
-		topology.AddSource(b, "source", serde.String(), serde.String(), []string{in})
-		addUpper(b, "source", out)
-		topo, err := b.Build()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return topo
-	}
 	for _, c := range []struct {
 		name string
 		resp processor.ErrorResponse
@@ -247,7 +237,7 @@ func TestRunProduceFailures(t *testing.T) {
 			rc.createTopics(1, in)
 			rc.createTopicWithConfig(out, map[string]string{"max.message.bytes": "1024"})
 			h := &handlerLog{resp: c.resp}
-			inst := rc.start(runSpec{app: app, topo: upper(t), eos: c.eos, errors: task.ErrorPolicy{Production: h.handle}})
+			inst := rc.start(runSpec{app: app, topo: upperTopology(t, in, out), eos: c.eos, errors: task.ErrorPolicy{Production: h.handle}})
 			// One record at a time, so that the big one is alone in its batch: the broker
 			// refuses a whole batch.
 			outputs := rc.consume(out, c.eos)

@@ -714,6 +714,19 @@ func bothTopology(t *testing.T, in, outCounts, outUpper string, hook runHook) *t
 	return topo
 }
 
+// upperTopology upper-cases the records of in to out (addUpper).
+func upperTopology(t *testing.T, in, out string) *topology.Topology {
+	t.Helper()
+	b := topology.NewBuilder()
+	topology.AddSource(b, "source", serde.String(), serde.String(), []string{in})
+	addUpper(b, "source", out)
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
 // addUpper adds the upper-casing processor "upper" under parent and its sink to out.
 func addUpper(b *topology.Builder, parent, out string) {
 	topology.AddProcessor(b, "upper", func() processor.Processor[string, string, string, string] {
